@@ -1,0 +1,152 @@
+"""Shared docstring text, written once and substituted into the estimators."""
+
+from __future__ import annotations
+
+
+class Substitution:
+    """Decorator that fills ``%(name)s`` placeholders of a docstring."""
+
+    def __init__(self, **params: str):
+        self.params = params
+
+    def __call__(self, obj):
+        if obj.__doc__:
+            obj.__doc__ = obj.__doc__ % self.params
+        return obj
+
+
+_network_params = """cell : {"lstm", "gru", "rnn"}, default="lstm"
+        The recurrent cell: ``"lstm"`` (PyTorch's fused ``nn.LSTM``: forget,
+        input and output gates and a cell state), ``"gru"`` or ``"rnn"``
+        (plain tanh recurrence).
+
+    embedding_dim : int, default=128
+        Size of the token embedding. Used for token-id input only.
+
+    hidden_size : int, default=128
+        Number of units in each recurrent layer (per direction).
+
+    num_layers : int, default=1
+        Number of stacked recurrent layers.
+
+    bidirectional : bool, default=False
+        If True, each layer also reads every sequence backwards (inside its own
+        length, so padding is never seen) and the two directions are
+        concatenated.
+
+    dropout : float, default=0.2
+        Dropout probability between stacked layers and before the output layer.
+        Never applied inside the recurrence. Must be in [0, 1).
+
+    pooling : {"last", "mean", "max"}, default="last"
+        How the sequence of hidden states becomes one vector: the last valid
+        state (both directions when bidirectional), or the mean or maximum over
+        the valid (non-padding) steps.
+
+    token_dropout : float, default=0.25
+        Word dropout for token-id input: during training each real token is
+        replaced by the out-of-vocabulary id with this probability. It
+        regularises the network and trains the out-of-vocabulary embedding that
+        words unseen in ``fit`` map to. Ignored for numeric input. Must be in
+        [0, 1)."""
+
+_training_params = """max_epochs : int, default=30
+        Maximum number of passes over the training data.
+
+    batch_size : int, default=64
+        Number of sequences per training batch. Batches are formed from
+        sequences of similar length and padded only to their own longest
+        member.
+
+    lr : float, default=1e-3
+        Learning rate of the optimizer.
+
+    optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"} or class, \
+default="adam"
+        The optimizer, by name or as a ``torch.optim.Optimizer`` subclass.
+
+    optimizer_kwargs : dict, default=None
+        Extra keyword arguments for the optimizer, e.g.
+        ``{"weight_decay": 1e-4}``.
+
+    max_grad_norm : float or None, default=1.0
+        Gradients are rescaled so that their total norm is at most this value
+        (gradient clipping, the usual guard against exploding gradients in
+        recurrent networks). None disables clipping.
+
+    early_stopping : "auto" or bool, default="auto"
+        Whether to hold out ``validation_fraction`` of the training data and
+        stop when the validation score has not improved by at least ``tol``
+        for ``n_iter_no_change`` epochs; the weights of the best epoch are
+        kept. ``"auto"`` enables it when there are at least 1000 training
+        samples. Without early stopping, training stops when the training loss
+        has not improved by ``tol`` for ``n_iter_no_change`` epochs.
+
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out for early stopping.
+
+    n_iter_no_change : int, default=5
+        Number of epochs without improvement before training stops.
+
+    tol : float, default=1e-4
+        Minimum improvement of the monitored score (or loss) that counts.
+
+    module_kwargs : dict, default=None
+        Extra keyword arguments for the network module
+        (:class:`sklstm._module.SequenceNet`); an escape hatch.
+
+    device : {"cpu", "cuda", "auto"} or str, default="cpu"
+        Where the network trains and predicts. ``"auto"`` uses CUDA when it is
+        available. Any ``torch.device`` string such as ``"cuda:1"`` works.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, dropout, batch order and the validation
+        split. The same value gives the same model; the global NumPy and torch
+        random states of the caller are left untouched.
+
+    verbose : int, default=0
+        If 1 or more, print a table with one line per epoch (training loss,
+        validation loss and score, duration)."""
+
+_fitted_attrs = """net_ : skorch.NeuralNet
+        The fitted skorch net; ``net_.module_`` is the PyTorch module and
+        ``net_.history`` the full training history.
+
+    n_features_in_ : int
+        Number of time steps, for equal-width 2-D float input only (the only
+        input whose width is fixed; see :ref:`input_conventions`).
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Column names, when fitted on a DataFrame with string column names.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    loss_curve_ : list of float
+        Mean training loss of each epoch.
+
+    validation_scores_ : list of float or None
+        Validation score of each epoch (%(score_name)s) with early stopping;
+        None otherwise.
+
+    best_validation_score_ : float or None
+        Best validation score with early stopping; None otherwise.
+
+    best_loss_ : float or None
+        Lowest training loss without early stopping; None otherwise."""
+
+_input_doc = """X : array-like or list of array-like
+        Token ids (2-D integer array, 0 = padding), univariate series (2-D
+        float array), multivariate series (3-D float array, batch x time x
+        features) or a list of sequences of different lengths. See
+        :ref:`input_conventions`."""
+
+DOCS = {
+    "network_params": _network_params,
+    "training_params": _training_params,
+    "input_doc": _input_doc,
+}
+
+
+def fitted_attrs(score_name: str) -> str:
+    return _fitted_attrs % {"score_name": score_name}

@@ -1,0 +1,173 @@
+"""The PyTorch network behind the estimators. Pure torch: no scikit-learn here.
+
+Input is a dense batch padded at the end to the batch's own longest member,
+plus each sequence's length. The recurrence never lets padding change a
+result: the forward direction is causal, so padding after the last valid step
+cannot reach the valid states, and the last valid state is gathered at
+``length - 1``; the backward direction of a bidirectional layer runs over each
+sequence reversed *inside its own length*, so it starts at the last valid step.
+Pooled outputs look at valid steps only.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["SequenceNet", "reverse_within_lengths"]
+
+_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence of ``x`` (batch, time, ...) inside its own length.
+
+    Steps past a sequence's length (padding) stay where they are.
+    """
+    T = x.shape[1]
+    if bool((lengths == T).all()):
+        return x.flip(1)
+    t = torch.arange(T, device=x.device)
+    L = lengths.to(x.device).unsqueeze(1)
+    idx = torch.where(t < L, L - 1 - t, t)
+    idx = idx.view(idx.shape[0], T, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(1, idx)
+
+
+def _make_rnn(cell: str, input_size: int, hidden_size: int) -> nn.Module:
+    rnn = _CELLS[cell](input_size, hidden_size, batch_first=True)
+    if cell == "lstm":
+        # forget-gate bias of 1 (Gers et al. 2000; Jozefowicz et al. 2015): the
+        # cell starts by remembering, which helps gradients flow early on.
+        with torch.no_grad():
+            H = hidden_size
+            rnn.bias_ih_l0[H : 2 * H].fill_(1.0)
+            rnn.bias_hh_l0[H : 2 * H].fill_(0.0)
+    return rnn
+
+
+class SequenceNet(nn.Module):
+    """Embedding (token ids) or scaling (numbers) -> stacked RNN -> pooling -> head.
+
+    Parameters
+    ----------
+    n_outputs : int
+        Size of the output layer (logits for classes, values for regression).
+    n_tokens : int or None
+        Vocabulary size for token-id input (embedding rows); None for numeric
+        input.
+    n_step_features : int
+        Features per time step of numeric input.
+    embedding_dim, hidden_size, num_layers, bidirectional, cell, dropout, pooling
+        See the estimators.
+    token_dropout : float
+        Probability that a real token is replaced by the out-of-vocabulary id
+        during training (word dropout).
+    input_mean, input_scale : sequence of float or None
+        Per-feature standardisation of numeric input, learned by the estimator.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_outputs: int,
+        n_tokens: int | None = None,
+        n_step_features: int = 1,
+        embedding_dim: int = 128,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        cell: str = "lstm",
+        dropout: float = 0.0,
+        pooling: str = "last",
+        token_dropout: float = 0.0,
+        input_mean=None,
+        input_scale=None,
+    ):
+        super().__init__()
+        self.pooling = pooling
+        self.bidirectional = bidirectional
+        self.token_dropout = token_dropout
+        if n_tokens is not None:
+            self.embedding = nn.Embedding(n_tokens, embedding_dim, padding_idx=0)
+            # small initial vectors (std 0.1, not torch's 1.0) keep the gates
+            # out of saturation at the start; measured +2-3 points of accuracy
+            # on the bundled tweets
+            with torch.no_grad():
+                self.embedding.weight.normal_(0.0, 0.1)
+                self.embedding.weight[0].zero_()
+            in_size = embedding_dim
+        else:
+            self.embedding = None
+            in_size = n_step_features
+            mean = torch.zeros(n_step_features) if input_mean is None else input_mean
+            scale = torch.ones(n_step_features) if input_scale is None else input_scale
+            self.register_buffer(
+                "input_mean", torch.as_tensor(mean, dtype=torch.float32)
+            )
+            self.register_buffer(
+                "input_scale", torch.as_tensor(scale, dtype=torch.float32)
+            )
+        self.forward_layers = nn.ModuleList()
+        self.backward_layers = nn.ModuleList() if bidirectional else None
+        for i in range(num_layers):
+            size = in_size if i == 0 else hidden_size * (2 if bidirectional else 1)
+            self.forward_layers.append(_make_rnn(cell, size, hidden_size))
+            if bidirectional:
+                self.backward_layers.append(_make_rnn(cell, size, hidden_size))
+        self.dropout = nn.Dropout(dropout)
+        out_size = hidden_size * (2 if bidirectional else 1)
+        self.head = nn.Linear(out_size, n_outputs)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.embedding is not None:
+            if self.training and self.token_dropout > 0:
+                # word dropout: a random share of real tokens reads as
+                # out-of-vocabulary (id 1), which regularises and trains the OOV
+                # embedding that unseen words map to at predict time
+                drop = (torch.rand(x.shape, device=x.device) < self.token_dropout) & (
+                    x > 1
+                )
+                x = x.masked_fill(drop, 1)
+            h = self.embedding(x)
+        else:
+            h = (x - self.input_mean) / self.input_scale
+        lengths = lengths.to(h.device)
+        last_idx = (lengths - 1).clamp(min=0)
+        rows = torch.arange(h.shape[0], device=h.device)
+        n_layers = len(self.forward_layers)
+        out_b_rev = None
+        for i in range(n_layers):
+            if i > 0:
+                h = self.dropout(h)
+            out_f, _ = self.forward_layers[i](h)
+            if self.bidirectional:
+                out_b_rev, _ = self.backward_layers[i](
+                    reverse_within_lengths(h, lengths)
+                )
+                if i < n_layers - 1 or self.pooling != "last":
+                    out_b = reverse_within_lengths(out_b_rev, lengths)
+                    h = torch.cat([out_f, out_b], dim=2)
+            else:
+                h = out_f
+
+        if self.pooling == "last":
+            z = out_f[rows, last_idx]
+            if self.bidirectional:
+                # the backward direction ends at the sequence's first step
+                z = torch.cat([z, out_b_rev[rows, last_idx]], dim=1)
+        elif self.pooling == "mean":
+            # cumulative sum gathered at length-1: exact whatever the padding
+            z = h.cumsum(dim=1)[rows, last_idx] / lengths.unsqueeze(1).to(h.dtype)
+        elif self.pooling == "max":
+            T = h.shape[1]
+            valid = torch.arange(T, device=h.device).unsqueeze(0) < lengths.unsqueeze(1)
+            z = h.masked_fill(~valid.unsqueeze(2), float("-inf")).amax(dim=1)
+        else:  # pragma: no cover - validated by the estimator
+            raise ValueError(f"unknown pooling {self.pooling!r}")
+        z = self.dropout(z)
+        # The small output layer runs in float64, so a row's result does not
+        # depend on which other rows share its batch (float32 GEMM kernels for
+        # one row and for many round differently).
+        return F.linear(z.double(), self.head.weight.double(), self.head.bias.double())
