@@ -56,8 +56,8 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
     >>> from sklstm import LSTMClassifier, TextSequencer
     >>> texts = ["good movie", "bad movie", "great film", "awful film"] * 10
     >>> labels = [1, 0, 1, 0] * 10
-    >>> model = make_pipeline(TextSequencer(), LSTMClassifier(max_epochs=10,
-    ...                       hidden_size=16, embedding_dim=16, random_state=0))
+    >>> model = make_pipeline(TextSequencer(), LSTMClassifier(
+    ...     hidden_size=16, embedding_dim=16, lr=1e-2, max_epochs=20, random_state=0))
     >>> model.fit(texts, labels).predict(["good film", "awful movie"])
     array([1, 0])
     """

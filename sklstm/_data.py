@@ -223,6 +223,21 @@ def check_sequences(
     if isinstance(X, str | bytes):
         raise _string_error(name)
 
+    if (
+        not reset
+        and type(X) is np.ndarray
+        and X.ndim == 2
+        and X.dtype.kind in "iu"
+        and X.size
+        and getattr(estimator, "_input_kind", None) == "tokens"
+        and not hasattr(estimator, "feature_names_in_")
+    ):
+        # Fast path for predicting on token ids (what TextSequencer returns):
+        # nothing for scikit-learn's validation to convert or check here, and
+        # it would be most of the cost of predicting one short document.
+        _check_token_values(X)
+        return Sequences(X, _lengths_from_tokens(X), "tokens"), None
+
     # Regular arrays go through scikit-learn's validation (feature names, sparse,
     # NaN/inf, dtype, 1-D and empty input messages).
     if not sp.issparse(X):
@@ -347,7 +362,10 @@ class SequenceDataset(torch.utils.data.Dataset):
             if self.n_tokens is not None and x.size and x.max() >= self.n_tokens:
                 # ids unseen in fit read as out-of-vocabulary (id 1)
                 x = np.where(x >= self.n_tokens, 1, x)
-            xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.int64))
+            if x.dtype not in (np.int32, np.int64):
+                x = x.astype(np.int64)
+            # nn.Embedding reads int32 ids as they are: no int64 copy needed
+            xt = torch.from_numpy(np.ascontiguousarray(x))
         else:
             if x.ndim == 2:
                 x = x[:, :, None]

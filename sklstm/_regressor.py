@@ -52,7 +52,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 12))          # 200 univariate series
     >>> y = X[:, -3:].sum(axis=1)               # depends on the last steps
-    >>> reg = LSTMRegressor(hidden_size=16, max_epochs=40, random_state=0)
+    >>> reg = LSTMRegressor(hidden_size=16, lr=1e-2, max_epochs=40, random_state=0)
     >>> reg.fit(X, y).score(X, y) > 0.8
     True
     """

@@ -1,0 +1,470 @@
+"""TextSequencer: raw strings in, padded integer token-id sequences out."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from itertools import chain, repeat
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.utils.validation import check_is_fitted
+
+from sklstm._compat import Interval, StrOptions, _fit_context
+
+__all__ = ["TextSequencer", "DEFAULT_TOKEN_PATTERN", "PAD_ID", "OOV_ID"]
+
+#: id of padding (the end of every shorter sequence)
+PAD_ID = 0
+#: id of tokens outside the vocabulary
+OOV_ID = 1
+#: how padding and out-of-vocabulary ids read in ``get_vocabulary`` and
+#: ``inverse_transform``
+PAD_TOKEN = ""
+OOV_TOKEN = "[UNK]"
+
+# Scripts written without spaces between words: each character is a token.
+# CJK ideographs (unified, extension A, compatibility, supplementary planes),
+# kana (hiragana, katakana, phonetic extensions, halfwidth katakana) and hangul
+# (syllables, jamo, compatibility jamo).
+_UNSEGMENTED = (
+    "\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f"  # kana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"  # ideographs
+    "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"  # hangul
+)
+
+#: The default word pattern: one token per CJK ideograph, kana or hangul
+#: character; runs of other word characters (Latin, Cyrillic, digits, ...)
+#: stay whole words; every other non-space character (punctuation, symbols,
+#: emoji) is a token of its own.
+DEFAULT_TOKEN_PATTERN = rf"[{_UNSEGMENTED}]|[^\W{_UNSEGMENTED}]+|[^\w\s]"
+
+_WORD_RE = re.compile(DEFAULT_TOKEN_PATTERN)
+_CHAR_RE = re.compile(r"\S")
+
+
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _check_texts(X, *, fitting: bool) -> list:
+    """Return the documents as a list of str, or raise a clear error."""
+    if isinstance(X, str | bytes):
+        raise ValueError(
+            "Iterable over raw text documents expected, string object received. "
+            "Wrap a single document in a list: transform([text])."
+        )
+    if hasattr(X, "iloc") and hasattr(X, "columns"):  # pandas DataFrame
+        if X.shape[1] != 1:
+            raise ValueError(
+                f"TextSequencer expects one column of text, got a DataFrame with "
+                f"{X.shape[1]} columns. Select the text column, e.g. df['text'], or "
+                "use a ColumnTransformer with a single column name."
+            )
+        X = X.iloc[:, 0]
+    if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):  # pandas Series
+        X = X.to_numpy(dtype=object)
+    if isinstance(X, np.ndarray):
+        if X.ndim == 2 and X.shape[1] == 1:
+            X = X[:, 0]
+        if X.ndim != 1:
+            raise ValueError(
+                f"TextSequencer expects a 1-D sequence of strings, got an array of "
+                f"shape {X.shape}. Pass a list, a 1-D array or a pandas Series of "
+                "texts (or a single column)."
+            )
+        docs = X.tolist()
+    elif isinstance(X, Iterable):
+        docs = list(X)
+    else:
+        raise TypeError(
+            f"TextSequencer expects an iterable of strings, got {type(X).__name__}."
+        )
+    if fitting and not docs:
+        raise ValueError(
+            "TextSequencer needs at least one document to fit, got 0 documents."
+        )
+    if not all(map(str.__instancecheck__, docs)):
+        for i, doc in enumerate(docs):
+            if isinstance(doc, str):
+                continue
+            if _is_missing(doc):
+                raise ValueError(
+                    f"Document {i} is missing ({doc!r}). TextSequencer needs a "
+                    "string for every document; fill missing texts first, e.g. "
+                    "X.fillna('') with pandas (an empty string is valid)."
+                )
+            if isinstance(doc, np.ndarray | list | tuple):
+                raise ValueError(
+                    f"Document {i} is a {type(doc).__name__}, not a string: "
+                    "TextSequencer expects a 1-D sequence of strings, not nested "
+                    "sequences."
+                )
+            raise TypeError(
+                f"Document {i} is of type {type(doc).__name__} ({doc!r}), not str. "
+                "TextSequencer expects text; convert it first, e.g. with str()."
+            )
+    return docs
+
+
+class TextSequencer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Turn raw texts into padded sequences of integer token ids.
+
+    ``fit`` learns a vocabulary; ``transform`` maps each document to the ids of
+    its tokens, padded with 0 at the end to a common width ``max_len_``. Id 0
+    is padding and id 1 stands for tokens outside the vocabulary; real tokens
+    get ids 2, 3, ... by decreasing frequency. The output is what
+    :class:`~sklstm.LSTMClassifier` and :class:`~sklstm.LSTMRegressor` read, so
+    ``make_pipeline(TextSequencer(), LSTMClassifier())`` takes raw strings.
+
+    Unsegmented scripts are first-class: in the default word mode every CJK
+    ideograph, kana and hangul character is a token of its own, while Latin
+    (and other space-separated) words stay whole, so mixed text such as
+    ``"苹果 iPhone 15 很好用"`` gives ``["苹", "果", "iphone", "15", "很",
+    "好", "用"]``. For word segmentation of Chinese, pass a segmenter as
+    ``tokenizer`` (for example ``jieba.lcut``).
+
+    Read more in the :ref:`User Guide <user_guide>`.
+
+    Parameters
+    ----------
+    analyzer : {"word", "char"}, default="word"
+        ``"word"``: tokens from ``token_pattern`` (the default pattern is
+        described above). ``"char"``: every non-space character is a token.
+
+    tokenizer : callable, default=None
+        A function ``str -> list of str`` used instead of the regular
+        expression (after lowercasing when ``lowercase=True``).
+
+    token_pattern : str, default=None
+        Regular expression for tokens in word mode, applied with
+        ``re.findall``; if it has one capturing group, the group is the token.
+        None uses :data:`DEFAULT_TOKEN_PATTERN`: one token per CJK ideograph,
+        kana or hangul character, whole words for other word characters, and
+        one token per punctuation or symbol character.
+
+    lowercase : bool, default=True
+        Lowercase texts before tokenizing.
+
+    max_features : int, default=None
+        Keep only the ``max_features`` most frequent tokens; the others read as
+        out-of-vocabulary (id 1).
+
+    min_frequency : int or float, default=2
+        Tokens seen fewer times than this in ``fit`` read as
+        out-of-vocabulary. A float in (0, 1) is a fraction of all tokens. The
+        default of 2 keeps words seen only once out of the vocabulary, so the
+        network learns what an unknown word means instead of memorising
+        single occurrences (this measurably helps on small corpora).
+
+    vocabulary : iterable of str or mapping of str to int, default=None
+        A fixed vocabulary instead of one learned from the data: a sequence of
+        unique tokens (ids 2, 3, ... in that order) or a mapping from token to
+        a unique id >= 2.
+
+    max_len : int, default=None
+        Width of the output. None: the length of the longest training document
+        (at least 1). Longer documents are truncated as ``truncating`` says.
+        The LSTM estimators use each document's own length, so a larger width
+        only costs memory.
+
+    truncating : {"post", "pre"}, default="post"
+        Which tokens a document longer than ``max_len_`` loses: ``"post"``
+        keeps the beginning, ``"pre"`` keeps the end.
+
+    Attributes
+    ----------
+    vocabulary_ : dict of str to int
+        The token ids (>= 2) learned in ``fit`` or copied from ``vocabulary``.
+
+    max_len_ : int
+        Width of the output of ``transform``.
+
+    See Also
+    --------
+    LSTMClassifier : Classifies the sequences this transformer produces.
+    sklearn.feature_extraction.text.CountVectorizer : Bag-of-words counts.
+
+    Examples
+    --------
+    >>> from sklstm import TextSequencer
+    >>> seq = TextSequencer(min_frequency=1).fit(["good phone", "很好用 phone"])
+    >>> seq.transform(["good phone!", "很好"])
+    array([[3, 2, 1, 0],
+           [4, 5, 0, 0]], dtype=int32)
+    >>> seq.inverse_transform(seq.transform(["good phone!"]))
+    [['good', 'phone', '[UNK]']]
+    """
+
+    _parameter_constraints: dict = {
+        "analyzer": [StrOptions({"word", "char"})],
+        "tokenizer": [callable, None],
+        "token_pattern": [str, None],
+        "lowercase": ["boolean"],
+        "max_features": [Interval(Integral, 1, None, closed="left"), None],
+        "min_frequency": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0, 1, closed="neither"),
+        ],
+        "vocabulary": [Mapping, "array-like", None],
+        "max_len": [Interval(Integral, 1, None, closed="left"), None],
+        "truncating": [StrOptions({"post", "pre"})],
+    }
+
+    def __init__(
+        self,
+        *,
+        analyzer="word",
+        tokenizer=None,
+        token_pattern=None,
+        lowercase=True,
+        max_features=None,
+        min_frequency=2,
+        vocabulary=None,
+        max_len=None,
+        truncating="post",
+    ):
+        self.analyzer = analyzer
+        self.tokenizer = tokenizer
+        self.token_pattern = token_pattern
+        self.lowercase = lowercase
+        self.max_features = max_features
+        self.min_frequency = min_frequency
+        self.vocabulary = vocabulary
+        self.max_len = max_len
+        self.truncating = truncating
+
+    # --- tokenizing ----------------------------------------------------------
+    def _split_function(self):
+        if self.token_pattern is not None and (
+            self.tokenizer is not None or self.analyzer == "char"
+        ):
+            ignored_by = (
+                "tokenizer" if self.tokenizer is not None else "analyzer='char'"
+            )
+            warnings.warn(
+                f"The parameter 'token_pattern' will not be used since {ignored_by} "
+                "is set.",
+                UserWarning,
+                stacklevel=3,
+            )
+        if self.tokenizer is not None:
+            return self.tokenizer
+        if self.analyzer == "char":
+            return _CHAR_RE.findall
+        if self.token_pattern is None:
+            return _WORD_RE.findall
+        pattern = re.compile(self.token_pattern)
+        if pattern.groups > 1:
+            raise ValueError(
+                "token_pattern may have at most one capturing group (the token); "
+                f"{self.token_pattern!r} has {pattern.groups}. Use (?:...) for "
+                "non-capturing groups."
+            )
+        return pattern.findall
+
+    def _tokenize(self, docs: list) -> list:
+        split = self._split_function()
+        if self.lowercase:
+            docs = map(str.lower, docs)
+        return list(map(split, docs))
+
+    # --- fitting ---------------------------------------------------------------
+    def _vocabulary_from(self, tokens: list) -> dict:
+        if self.vocabulary is not None:
+            return _check_vocabulary(self.vocabulary)
+        counts = Counter(chain.from_iterable(tokens))
+        min_count = self.min_frequency
+        if isinstance(min_count, Real) and not isinstance(min_count, Integral):
+            min_count = min_count * sum(counts.values())
+        # most_common sorts by count and keeps first appearance among ties
+        kept = [
+            tok for tok, c in counts.most_common(self.max_features) if c >= min_count
+        ]
+        return {tok: i for i, tok in enumerate(kept, start=OOV_ID + 1)}
+
+    def _fit(self, docs: list):
+        tokens = self._tokenize(docs)
+        self.vocabulary_ = self._vocabulary_from(tokens)
+        longest = max(map(len, tokens), default=0)
+        self.max_len_ = (
+            int(self.max_len) if self.max_len is not None else max(longest, 1)
+        )
+        return tokens
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the vocabulary (and the output width) from texts.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Raw texts: a list, 1-D array or pandas Series (a DataFrame or 2-D
+            array with a single column is accepted too).
+
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : TextSequencer
+            The fitted transformer.
+        """
+        self._fit(_check_texts(X, fitting=True))
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Learn the vocabulary and return the padded id sequences.
+
+        Tokenizes the texts only once.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Raw texts.
+
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        Xt : ndarray of shape (n_samples, max_len_)
+            Token ids, 0 = padding at the end, 1 = out-of-vocabulary.
+        """
+        tokens = self._fit(_check_texts(X, fitting=True))
+        return self._encode(tokens)
+
+    def transform(self, X):
+        """Map texts to padded sequences of token ids.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Raw texts.
+
+        Returns
+        -------
+        Xt : ndarray of shape (n_samples, max_len_)
+            Token ids, 0 = padding at the end, 1 = out-of-vocabulary.
+        """
+        check_is_fitted(self)
+        return self._encode(self._tokenize(_check_texts(X, fitting=False)))
+
+    def _encode(self, tokens: list) -> np.ndarray:
+        """Padded id matrix from token lists: one vectorised scatter."""
+        n, width = len(tokens), self.max_len_
+        n_ids = max(self.vocabulary_.values(), default=OOV_ID) + 1
+        dtype = np.int32 if n_ids <= np.iinfo(np.int32).max else np.int64
+        out = np.zeros((n, width), dtype=dtype)
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=n)
+        total = int(lengths.sum())
+        if total == 0:
+            return out
+        flat = chain.from_iterable(tokens)
+        ids = np.fromiter(
+            map(self.vocabulary_.get, flat, repeat(OOV_ID)), dtype=dtype, count=total
+        )
+        doc = np.repeat(np.arange(n), lengths)
+        starts = np.cumsum(lengths) - lengths
+        pos = np.arange(total) - np.repeat(starts, lengths)
+        if lengths.max() > width:
+            if self.truncating == "pre":
+                pos -= np.repeat(np.maximum(lengths - width, 0), lengths)
+                keep = pos >= 0
+            else:
+                keep = pos < width
+            doc, pos, ids = doc[keep], pos[keep], ids[keep]
+        out[doc, pos] = ids
+        return out
+
+    # --- the way back ----------------------------------------------------------
+    def get_vocabulary(self) -> list:
+        """Tokens indexed by id: ``["", "[UNK]", token_2, token_3, ...]``.
+
+        Ids missing from a user mapping read as ``""``. Handy to align a
+        pretrained embedding matrix with the ids.
+
+        Returns
+        -------
+        vocabulary : list of str
+        """
+        check_is_fitted(self)
+        n_ids = max(self.vocabulary_.values(), default=OOV_ID) + 1
+        vocab = [PAD_TOKEN] * n_ids
+        vocab[OOV_ID] = OOV_TOKEN
+        for tok, i in self.vocabulary_.items():
+            vocab[i] = tok
+        return vocab
+
+    def inverse_transform(self, X):
+        """Token lists from id sequences (padding dropped, OOV as ``"[UNK]"``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_positions)
+            Token ids, e.g. the output of ``transform``.
+
+        Returns
+        -------
+        tokens : list of list of str
+        """
+        check_is_fitted(self)
+        X = np.asarray(X)
+        if X.ndim != 2 or X.dtype.kind not in "iu":
+            raise ValueError(
+                f"inverse_transform expects a 2-D array of integer ids, got shape "
+                f"{X.shape} and dtype {X.dtype}."
+            )
+        vocab = np.array(self.get_vocabulary(), dtype=object)
+        if X.size and (X.min() < 0 or X.max() >= len(vocab)):
+            raise ValueError(
+                f"Ids must be in [0, {len(vocab)}) for this vocabulary; got values "
+                f"from {X.min()} to {X.max()}."
+            )
+        words = vocab[X]
+        return [row[ids != PAD_ID].tolist() for row, ids in zip(words, X)]
+
+    @property
+    def _n_features_out(self):
+        return self.max_len_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.target_tags.required = False
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = []
+        return tags
+
+
+def _check_vocabulary(vocabulary) -> dict:
+    """Validate a user vocabulary and return a fresh token -> id dict."""
+    if isinstance(vocabulary, Mapping):
+        vocab = dict(vocabulary)
+        ids = list(vocab.values())
+        if not all(isinstance(i, Integral) and not isinstance(i, bool) for i in ids):
+            raise ValueError("vocabulary ids must be integers.")
+        if ids and min(ids) <= OOV_ID:
+            raise ValueError(
+                f"vocabulary ids must be >= 2: 0 is padding and 1 is "
+                f"out-of-vocabulary; got {min(ids)}."
+            )
+        if len(set(ids)) != len(ids):
+            raise ValueError("vocabulary ids must be unique; some tokens share an id.")
+        return {str(tok): int(i) for tok, i in vocab.items()}
+    tokens = list(vocabulary)
+    if len(set(tokens)) != len(tokens):
+        dup = next(t for t, c in Counter(tokens).items() if c > 1)
+        raise ValueError(
+            f"vocabulary has duplicate token {dup!r}; tokens must be unique."
+        )
+    return {tok: i for i, tok in enumerate(tokens, start=OOV_ID + 1)}

@@ -1,0 +1,22 @@
+"""Real text datasets: two bundled with the package, one read from a local copy.
+
+* :func:`load_financial_tweets`: Twitter financial news sentiment (bundled, MIT).
+* :func:`load_sentiment_sentences`: UCI sentiment labelled sentences (bundled,
+  CC BY 4.0).
+* :func:`load_waimai_reviews`: Chinese food-delivery reviews, read from a local
+  ``shared/datasets`` folder only (no license to redistribute).
+"""
+
+from sklstm.datasets._loaders import (
+    load_financial_tweets,
+    load_sentiment_sentences,
+    load_waimai_reviews,
+    shared_datasets_dir,
+)
+
+__all__ = [
+    "load_financial_tweets",
+    "load_sentiment_sentences",
+    "load_waimai_reviews",
+    "shared_datasets_dir",
+]
