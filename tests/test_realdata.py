@@ -1,0 +1,84 @@
+"""The default pipeline on real data: the accuracy promised in the README.
+
+Marked ``realdata`` (``pytest -m "not realdata"`` skips them for a quick run);
+CI runs them. The bundled datasets are always there; the Chinese reviews come
+from ``../shared/datasets`` and skip with a reason when that folder is absent.
+"""
+
+import time
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+
+from sklstm import LSTMClassifier, TextSequencer
+from sklstm.datasets import (
+    load_financial_tweets,
+    load_sentiment_sentences,
+    load_waimai_reviews,
+    shared_datasets_dir,
+)
+
+pytestmark = pytest.mark.realdata
+
+
+def test_default_pipeline_on_financial_tweets_reaches_080():
+    train = load_financial_tweets(subset="train")
+    valid = load_financial_tweets(subset="valid")
+    model = make_pipeline(TextSequencer(), LSTMClassifier(random_state=0))
+    start = time.perf_counter()
+    model.fit(train.data, train.target)
+    fit_s = time.perf_counter() - start
+    acc = model.score(valid.data, valid.target)
+    print(f"financial tweets: valid accuracy {acc:.4f}, fit {fit_s:.1f} s")
+    assert acc >= 0.80
+    # early stopping was on (auto: >= 1000 samples) and kept the best epoch
+    lstm = model[-1]
+    assert lstm.validation_scores_ is not None
+    assert lstm.n_iter_ < lstm.max_epochs
+
+
+def test_default_pipeline_on_uci_sentences_cv_reaches_074():
+    X, y = load_sentiment_sentences(return_X_y=True)
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    model = make_pipeline(TextSequencer(), LSTMClassifier(random_state=0))
+    scores = cross_val_score(model, X, y, cv=cv)
+    print(
+        f"UCI sentences: 5-fold CV accuracy {scores.mean():.4f} {np.round(scores, 3)}"
+    )
+    assert scores.mean() >= 0.74
+
+
+def test_grid_search_with_two_jobs_on_real_text():
+    X, y = load_sentiment_sentences(return_X_y=True)
+    pipe = make_pipeline(TextSequencer(), LSTMClassifier(random_state=0))
+    grid = GridSearchCV(
+        pipe,
+        {"textsequencer__max_len": [32, 64], "lstmclassifier__hidden_size": [32, 64]},
+        cv=3,
+        n_jobs=2,
+    ).fit(X, y)
+    assert grid.best_score_ > 0.74
+    assert set(grid.cv_results_["param_textsequencer__max_len"]) == {32, 64}
+    assert grid.predict(["great phone", "这家酒店很差"]).shape == (2,)
+
+
+@pytest.mark.skipif(
+    shared_datasets_dir() is None
+    or not (shared_datasets_dir() / "waimai_10k" / "waimai_10k.csv").is_file(),
+    reason="the Chinese waimai_10k reviews live in ../shared/datasets, absent here",
+)
+def test_default_pipeline_on_chinese_reviews():
+    X, y = load_waimai_reviews(return_X_y=True)
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(X))
+    train, test = idx[:6000], idx[6000:8000]
+    model = make_pipeline(TextSequencer(), LSTMClassifier(random_state=0))
+    model.fit([X[i] for i in train], y[train])
+    acc = model.score([X[i] for i in test], y[test])
+    print(
+        f"waimai reviews: test accuracy {acc:.4f} (majority class {1 - y.mean():.3f})"
+    )
+    assert acc > 0.85
+    assert list(model.predict(["很好吃，送餐很快", "太难吃了，送了两个小时"])) == [1, 0]
