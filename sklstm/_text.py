@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 import warnings
 from collections import Counter
@@ -48,6 +49,9 @@ DEFAULT_TOKEN_PATTERN = rf"[{_UNSEGMENTED}]|[^\W{_UNSEGMENTED}]+|[^\w\s]"
 
 _WORD_RE = re.compile(DEFAULT_TOKEN_PATTERN)
 _CHAR_RE = re.compile(r"\S")
+# characters that join documents for a single tokenizing pass (the first one
+# that occurs in no document is used)
+_SEPARATORS = ("\x00", "\ue000", "\ue001", "\U000f0000", "\x01")
 
 
 def _is_missing(value) -> bool:
@@ -270,20 +274,53 @@ class TextSequencer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             )
         return pattern.findall
 
-    def _tokenize(self, docs: list) -> list:
+    def _tokenize(self, docs: list):
+        """Tokens of all documents as one flat list, and each document's count.
+
+        Returns ``(flat, lengths, keep)``: ``flat`` may hold separator tokens
+        between documents, which ``keep`` (a boolean mask, or None) drops.
+        """
         split = self._split_function()
+        joinable = self.tokenizer is None and (
+            self.analyzer == "char" or self.token_pattern is None
+        )
+        sep = None
+        if joinable and docs:
+            # One regex pass over the whole corpus instead of one call per
+            # document: documents are joined with a character that appears in
+            # none of them and that the pattern returns as a token of its own.
+            sep = next(
+                (
+                    c
+                    for c in _SEPARATORS
+                    if not any(map(operator.contains, docs, repeat(c)))
+                ),
+                None,
+            )
+        if sep is not None:
+            text = sep.join(docs) + sep
+            if self.lowercase:
+                text = text.lower()
+            flat = split(text)
+            is_sep = np.fromiter(map(sep.__eq__, flat), dtype=bool, count=len(flat))
+            lengths = np.diff(np.flatnonzero(is_sep), prepend=-1) - 1
+            return flat, lengths, ~is_sep
         if self.lowercase:
             docs = map(str.lower, docs)
-        return list(map(split, docs))
+        tokens = list(map(split, docs))
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        return list(chain.from_iterable(tokens)), lengths, None
 
     # --- fitting ---------------------------------------------------------------
-    def _vocabulary_from(self, tokens: list) -> dict:
+    def _vocabulary_from(self, flat: list, keep) -> dict:
         if self.vocabulary is not None:
             return _check_vocabulary(self.vocabulary)
-        counts = Counter(chain.from_iterable(tokens))
+        counts = Counter(flat)
+        if keep is not None:  # the separator ends the joined corpus: drop it
+            counts.pop(flat[-1], None)
         min_count = self.min_frequency
         if isinstance(min_count, Real) and not isinstance(min_count, Integral):
-            min_count = min_count * sum(counts.values())
+            min_count = min_count * (len(flat) if keep is None else int(keep.sum()))
         # most_common sorts by count and keeps first appearance among ties
         kept = [
             tok for tok, c in counts.most_common(self.max_features) if c >= min_count
@@ -292,8 +329,9 @@ class TextSequencer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     def _fit(self, docs: list):
         tokens = self._tokenize(docs)
-        self.vocabulary_ = self._vocabulary_from(tokens)
-        longest = max(map(len, tokens), default=0)
+        flat, lengths, keep = tokens
+        self.vocabulary_ = self._vocabulary_from(flat, keep)
+        longest = int(lengths.max()) if len(lengths) else 0
         self.max_len_ = (
             int(self.max_len) if self.max_len is not None else max(longest, 1)
         )
@@ -339,8 +377,7 @@ class TextSequencer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Xt : ndarray of shape (n_samples, max_len_)
             Token ids, 0 = padding at the end, 1 = out-of-vocabulary.
         """
-        tokens = self._fit(_check_texts(X, fitting=True))
-        return self._encode(tokens)
+        return self._encode(*self._fit(_check_texts(X, fitting=True)))
 
     def transform(self, X):
         """Map texts to padded sequences of token ids.
@@ -356,32 +393,34 @@ class TextSequencer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             Token ids, 0 = padding at the end, 1 = out-of-vocabulary.
         """
         check_is_fitted(self)
-        return self._encode(self._tokenize(_check_texts(X, fitting=False)))
+        return self._encode(*self._tokenize(_check_texts(X, fitting=False)))
 
-    def _encode(self, tokens: list) -> np.ndarray:
-        """Padded id matrix from token lists: one vectorised scatter."""
-        n, width = len(tokens), self.max_len_
+    def _encode(self, flat: list, lengths: np.ndarray, keep) -> np.ndarray:
+        """Padded id matrix from the flat tokens: one vectorised scatter."""
+        n, width = len(lengths), self.max_len_
         n_ids = max(self.vocabulary_.values(), default=OOV_ID) + 1
         dtype = np.int32 if n_ids <= np.iinfo(np.int32).max else np.int64
         out = np.zeros((n, width), dtype=dtype)
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=n)
         total = int(lengths.sum())
         if total == 0:
             return out
-        flat = chain.from_iterable(tokens)
         ids = np.fromiter(
-            map(self.vocabulary_.get, flat, repeat(OOV_ID)), dtype=dtype, count=total
+            map(self.vocabulary_.get, flat, repeat(OOV_ID)),
+            dtype=dtype,
+            count=len(flat),
         )
+        if keep is not None:
+            ids = ids[keep]
         doc = np.repeat(np.arange(n), lengths)
         starts = np.cumsum(lengths) - lengths
         pos = np.arange(total) - np.repeat(starts, lengths)
         if lengths.max() > width:
             if self.truncating == "pre":
                 pos -= np.repeat(np.maximum(lengths - width, 0), lengths)
-                keep = pos >= 0
+                keep_pos = pos >= 0
             else:
-                keep = pos < width
-            doc, pos, ids = doc[keep], pos[keep], ids[keep]
+                keep_pos = pos < width
+            doc, pos, ids = doc[keep_pos], pos[keep_pos], ids[keep_pos]
         out[doc, pos] = ids
         return out
 

@@ -120,6 +120,17 @@ def test_fit_transform_equals_fit_then_transform():
     np.testing.assert_array_equal(a, b)
 
 
+def test_documents_holding_every_separator_character_tokenize_alike():
+    from sklstm._text import _SEPARATORS
+
+    docs = ["a b", "c" + "".join(_SEPARATORS) + "d", "a"]
+    seq = TextSequencer(min_frequency=1).fit(docs)
+    tokens = seq.inverse_transform(seq.transform(docs))
+    assert tokens[0] == ["a", "b"] and tokens[2] == ["a"]
+    assert tokens[1][0] == "c" and tokens[1][-1] == "d"
+    assert len(tokens[1]) == 2 + len(_SEPARATORS)
+
+
 def test_empty_strings_are_all_padding():
     seq = TextSequencer(min_frequency=1).fit(["a b", ""])
     assert seq.transform(["", "   "]).tolist() == [[0, 0], [0, 0]]
