@@ -379,6 +379,11 @@ class SequenceDataset(torch.utils.data.Dataset):
         return self.batch(np.array([i]))
 
 
+#: Training batches are formed inside shuffled pools of this many batches.
+#: 1 gives plain random batches (benchmarks/bench_convergence.py compares).
+TRAIN_POOL_BATCHES = 50
+
+
 def bucket_batches(
     lengths: np.ndarray,
     batch_size: int,
@@ -442,5 +447,8 @@ class BucketBatchLoader:
             rng = self.random_state
             if rng is None:
                 rng = np.random.default_rng()
-        for idx in bucket_batches(self.dataset.lengths, self.batch_size, rng=rng):
+        pool = TRAIN_POOL_BATCHES if self.shuffle else 1
+        for idx in bucket_batches(
+            self.dataset.lengths, self.batch_size, rng=rng, pool_batches=pool
+        ):
             yield self.dataset.batch(idx)
