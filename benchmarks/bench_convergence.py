@@ -54,7 +54,9 @@ def main(argv=None) -> None:
         for name, pool in modes.items():  # interleaved
             acc, epochs, fit_s = run(pool, seed, train, valid)
             results[name].append((acc, epochs, fit_s))
-            print(f"| {name} | {seed} | {acc:.4f} | {epochs} | {fit_s:.1f} | {fit_s / epochs:.2f} |")
+            print(
+                f"| {name} | {seed} | {acc:.4f} | {epochs} | {fit_s:.1f} | {fit_s / epochs:.2f} |"
+            )
     for name, rows in results.items():
         accs = [r[0] for r in rows]
         per_epoch = [r[2] / r[1] for r in rows]

@@ -374,8 +374,9 @@ class TextSequencer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
         Returns
         -------
-        Xt : ndarray of shape (n_samples, max_len_)
-            Token ids, 0 = padding at the end, 1 = out-of-vocabulary.
+        Xt : ndarray of shape (n_samples, width)
+            Token ids, 0 = padding at the end, 1 = out-of-vocabulary; the
+            width is the fitted ``max_len_``.
         """
         return self._encode(*self._fit(_check_texts(X, fitting=True)))
 
@@ -389,8 +390,9 @@ class TextSequencer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
         Returns
         -------
-        Xt : ndarray of shape (n_samples, max_len_)
-            Token ids, 0 = padding at the end, 1 = out-of-vocabulary.
+        Xt : ndarray of shape (n_samples, width)
+            Token ids, 0 = padding at the end, 1 = out-of-vocabulary; the
+            width is the fitted ``max_len_``.
         """
         check_is_fitted(self)
         return self._encode(*self._tokenize(_check_texts(X, fitting=False)))
