@@ -346,7 +346,8 @@ class _BaseLSTM(BaseEstimator):
     # --- prediction ---------------------------------------------------------
     def _forward(self, X) -> np.ndarray:
         """Network outputs (float64) for X, in the caller's order."""
-        check_is_fitted(self)
+        if "net_" not in self.__dict__:  # check_is_fitted, minus its scan
+            check_is_fitted(self, "net_")
         seqs, _ = check_sequences(self, X, reset=False)
         ds = SequenceDataset(seqs, n_tokens=self._n_tokens)
         module = self.net_.module_

@@ -57,11 +57,18 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
+_CPUS: dict = {}
+
+
 def _allowed_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        return os.cpu_count() or 1
+    """CPUs this process may run on (looked up once per process)."""
+    pid = os.getpid()
+    if pid not in _CPUS:
+        try:
+            _CPUS[pid] = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # pragma: no cover - non-Linux
+            _CPUS[pid] = os.cpu_count() or 1
+    return _CPUS[pid]
 
 
 @contextlib.contextmanager
