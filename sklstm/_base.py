@@ -413,8 +413,14 @@ def _feature_stats(seqs, train_idx):
     else:
         valid = np.arange(T)[None, :] < lengths[:, None]
         flat = data[valid]
-    flat = flat.astype(np.float64, copy=False)
-    mean = flat.mean(axis=0)
-    scale = flat.std(axis=0)
-    scale[~(scale > 1e-12)] = 1.0
+    mean, scale = mean_and_scale(flat)
     return mean.astype(np.float32), scale.astype(np.float32)
+
+
+def mean_and_scale(a: np.ndarray):
+    """Column means and standard deviations (1 where a column is constant)."""
+    a = np.asarray(a, dtype=np.float64)
+    mean = a.mean(axis=0)
+    scale = a.std(axis=0)
+    scale[~(scale > 1e-12)] = 1.0
+    return mean, scale

@@ -7,7 +7,7 @@ import torch
 from sklearn.base import RegressorMixin
 from torch import nn
 
-from sklstm._base import _BaseLSTM
+from sklstm._base import _BaseLSTM, mean_and_scale
 from sklstm._compat import _fit_context
 from sklstm._docstring import DOCS, Substitution, fitted_attrs
 
@@ -81,9 +81,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
     def _encode_targets(self, y):
         y = np.asarray(y, dtype=np.float64)
         y2 = y.reshape(len(y), -1)
-        mean = y2.mean(axis=0)
-        scale = y2.std(axis=0)
-        scale[~(scale > 1e-12)] = 1.0
+        mean, scale = mean_and_scale(y2)
         y_enc = (y2 - mean) / scale
         attrs = {"_y_mean": mean, "_y_scale": scale, "_y_ndim": y.ndim}
         return y_enc, y2.shape[1], attrs
