@@ -13,8 +13,11 @@ from sklstm.datasets._loaders import (
     load_waimai_reviews,
     shared_datasets_dir,
 )
+from sklstm.datasets._ts import from_channels_first, load_ts_file
 
 __all__ = [
+    "from_channels_first",
+    "load_ts_file",
     "load_financial_tweets",
     "load_sentiment_sentences",
     "load_waimai_reviews",
