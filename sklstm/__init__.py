@@ -3,8 +3,7 @@
 from sklstm._classifier import LSTMClassifier
 from sklstm._regressor import LSTMRegressor
 from sklstm._text import TextSequencer
-
-__version__ = "0.1.0.dev0"
+from sklstm._version import __version__
 
 __all__ = [
     "LSTMClassifier",

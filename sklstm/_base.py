@@ -23,6 +23,7 @@ from sklstm._data import (
     check_sequences,
 )
 from sklstm._module import _CELLS, SequenceNet
+from sklstm._persistence import _VersionedPickleMixin
 from sklstm._runtime import (
     flush_denormal,
     resolve_device,
@@ -71,7 +72,21 @@ class _ValidationScore(Callback):
         self.outputs_, self.targets_ = [], []
 
 
-class _BaseLSTM(BaseEstimator):
+class _StopOnNonFiniteLoss(Callback):
+    """Stop at the first training batch whose loss is NaN or infinite."""
+
+    def on_batch_end(self, net, batch, training, loss=None, **kwargs):
+        if training and loss is not None and not bool(torch.isfinite(loss.detach())):
+            epoch = len(net.history)
+            raise FloatingPointError(
+                f"The training loss became {loss.detach().item()} in epoch {epoch}. Lower the "
+                "learning rate (lr), keep gradient clipping on (max_grad_norm) and "
+                "check the input for extreme values. The estimator was left as it "
+                "was before this fit."
+            )
+
+
+class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
     """Common machinery of LSTMClassifier and LSTMRegressor."""
 
     _parameter_constraints: dict = {
@@ -223,7 +238,7 @@ class _BaseLSTM(BaseEstimator):
         else:
             train_ds, valid_ds = full, None
 
-        callbacks = []
+        callbacks = [("finite_loss", _StopOnNonFiniteLoss())]
         if self.max_grad_norm is not None:
             callbacks.append(("clip", GradientNormClipping(self.max_grad_norm)))
         if early:
@@ -292,12 +307,6 @@ class _BaseLSTM(BaseEstimator):
             best_loss, best_score = None, max(scores)
         else:
             scores, best_loss, best_score = None, min(loss_curve), None
-        if not np.isfinite(loss_curve[-1]):
-            raise FloatingPointError(
-                "The training loss became NaN or infinite. Lower the learning rate "
-                "(lr), keep gradient clipping on (max_grad_norm) and check the input "
-                "for extreme values."
-            )
 
         self.net_ = net
         self._n_tokens = n_tokens

@@ -19,6 +19,7 @@ from sklearn.base import (
 from sklearn.utils.validation import check_is_fitted
 
 from sklstm._compat import Interval, StrOptions, _fit_context
+from sklstm._persistence import _VersionedPickleMixin
 
 __all__ = ["TextSequencer", "DEFAULT_TOKEN_PATTERN", "PAD_ID", "OOV_ID"]
 
@@ -118,7 +119,12 @@ def _check_texts(X, *, fitting: bool) -> list:
     return docs
 
 
-class TextSequencer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class TextSequencer(
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _VersionedPickleMixin,
+    BaseEstimator,
+):
     """Turn raw texts into padded sequences of integer token ids.
 
     ``fit`` learns a vocabulary; ``transform`` maps each document to the ids of

@@ -309,3 +309,37 @@ def test_clone_is_unfitted_with_same_params(token_data):
     c = clone(clf)
     assert c.get_params() == clf.get_params()
     assert not hasattr(c, "net_")
+
+
+def test_diverging_loss_stops_with_a_clear_error_and_keeps_the_old_model(rng):
+    X = rng.normal(size=(100, 10))
+    y = X.sum(axis=1)
+    reg = LSTMRegressor(**SMALL).fit(X, y)
+    before = reg.predict(X)
+    reg.set_params(lr=1e30, optimizer="sgd", max_grad_norm=None, max_epochs=50)
+    with pytest.raises(FloatingPointError, match="training loss became"):
+        reg.fit(X, y)
+    assert reg.n_iter_ == SMALL["max_epochs"]  # the earlier fit's attributes
+    np.testing.assert_array_equal(reg.predict(X), before)
+
+
+@pytest.mark.parametrize("kind", ["estimator", "transformer"])
+def test_saved_models_record_the_sklstm_version_and_warn_on_another(kind, token_data):
+    import warnings
+
+    import sklstm
+    from sklstm.exceptions import InconsistentVersionWarning
+
+    X, y, _ = token_data
+    if kind == "estimator":
+        est = LSTMClassifier(**SMALL).fit(X, y)
+    else:
+        est = sklstm.TextSequencer().fit(["a b"])
+    blob = pickle.dumps(est)
+    assert sklstm.__version__.encode() in blob
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InconsistentVersionWarning)
+        pickle.loads(blob)  # same version: silent
+    old = blob.replace(sklstm.__version__.encode(), b"0.0.1.dev0")
+    with pytest.warns(InconsistentVersionWarning, match="saved by sklstm 0.0.1.dev0"):
+        pickle.loads(old)
