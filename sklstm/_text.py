@@ -7,7 +7,7 @@ import re
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from itertools import chain, repeat
+from itertools import chain, count, repeat
 from numbers import Integral, Real
 
 import numpy as np
@@ -318,30 +318,50 @@ class TextSequencer(
         return list(chain.from_iterable(tokens)), lengths, None
 
     # --- fitting ---------------------------------------------------------------
-    def _vocabulary_from(self, flat: list, keep) -> dict:
-        if self.vocabulary is not None:
-            return _check_vocabulary(self.vocabulary)
-        counts = Counter(flat)
-        if keep is not None:  # the separator ends the joined corpus: drop it
-            counts.pop(flat[-1], None)
+    def _learn(self, flat: list, keep):
+        """Learn the vocabulary; return it with the ids of ``flat``'s tokens.
+
+        One pass of ``dict.setdefault`` gives every token the position of its
+        first occurrence; counting, ranking and id lookup are then numpy work.
+        Ranking is by decreasing count, ties by first appearance.
+        """
+        first_seen: dict = {}
+        first = np.fromiter(
+            map(first_seen.setdefault, flat, count()), dtype=np.int64, count=len(flat)
+        )
+        if keep is not None:  # drop the document separators
+            first = first[keep]
+        counts = np.bincount(first, minlength=len(flat))
+        distinct = np.flatnonzero(counts)  # first positions, in order of appearance
+        freq = counts[distinct]
+        order = np.argsort(-freq, kind="stable")
+        distinct, freq = distinct[order], freq[order]
         min_count = self.min_frequency
         if isinstance(min_count, Real) and not isinstance(min_count, Integral):
-            min_count = min_count * (len(flat) if keep is None else int(keep.sum()))
-        # most_common sorts by count and keeps first appearance among ties
-        kept = [
-            tok for tok, c in counts.most_common(self.max_features) if c >= min_count
-        ]
-        return {tok: i for i, tok in enumerate(kept, start=OOV_ID + 1)}
+            min_count = min_count * len(first)
+        selected = distinct[freq >= min_count][: self.max_features]
+        n_ids = len(selected) + OOV_ID + 1
+        dtype = np.int32 if n_ids <= np.iinfo(np.int32).max else np.int64
+        id_of_first = np.full(len(flat), OOV_ID, dtype=dtype)
+        id_of_first[selected] = np.arange(OOV_ID + 1, n_ids, dtype=dtype)
+        vocabulary = {
+            flat[i]: int(i_id) for i, i_id in zip(selected, id_of_first[selected])
+        }
+        return vocabulary, id_of_first[first]
 
     def _fit(self, docs: list):
-        tokens = self._tokenize(docs)
-        flat, lengths, keep = tokens
-        self.vocabulary_ = self._vocabulary_from(flat, keep)
+        """Fit on documents; return the ids of their tokens and their lengths."""
+        flat, lengths, keep = self._tokenize(docs)
+        if self.vocabulary is not None:
+            self.vocabulary_ = _check_vocabulary(self.vocabulary)
+            ids = self._ids(flat, keep)
+        else:
+            self.vocabulary_, ids = self._learn(flat, keep)
         longest = int(lengths.max()) if len(lengths) else 0
         self.max_len_ = (
             int(self.max_len) if self.max_len is not None else max(longest, 1)
         )
-        return tokens
+        return ids, lengths
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -384,7 +404,7 @@ class TextSequencer(
             Token ids, 0 = padding at the end, 1 = out-of-vocabulary; the
             width is the fitted ``max_len_``.
         """
-        return self._encode(*self._fit(_check_texts(X, fitting=True)))
+        return self._pad(*self._fit(_check_texts(X, fitting=True)))
 
     def transform(self, X):
         """Map texts to padded sequences of token ids.
@@ -401,24 +421,27 @@ class TextSequencer(
             width is the fitted ``max_len_``.
         """
         check_is_fitted(self)
-        return self._encode(*self._tokenize(_check_texts(X, fitting=False)))
+        flat, lengths, keep = self._tokenize(_check_texts(X, fitting=False))
+        return self._pad(self._ids(flat, keep), lengths)
 
-    def _encode(self, flat: list, lengths: np.ndarray, keep) -> np.ndarray:
-        """Padded id matrix from the flat tokens: one vectorised scatter."""
-        n, width = len(lengths), self.max_len_
+    def _ids(self, flat: list, keep) -> np.ndarray:
+        """Vocabulary ids of the flat tokens (out-of-vocabulary: 1)."""
         n_ids = max(self.vocabulary_.values(), default=OOV_ID) + 1
         dtype = np.int32 if n_ids <= np.iinfo(np.int32).max else np.int64
-        out = np.zeros((n, width), dtype=dtype)
-        total = int(lengths.sum())
-        if total == 0:
-            return out
         ids = np.fromiter(
             map(self.vocabulary_.get, flat, repeat(OOV_ID)),
             dtype=dtype,
             count=len(flat),
         )
-        if keep is not None:
-            ids = ids[keep]
+        return ids if keep is None else ids[keep]
+
+    def _pad(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Padded id matrix from all documents' ids: one vectorised scatter."""
+        n, width = len(lengths), self.max_len_
+        out = np.zeros((n, width), dtype=ids.dtype)
+        total = int(lengths.sum())
+        if total == 0:
+            return out
         doc = np.repeat(np.arange(n), lengths)
         starts = np.cumsum(lengths) - lengths
         pos = np.arange(total) - np.repeat(starts, lengths)
