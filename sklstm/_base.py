@@ -261,37 +261,12 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             )
         )
 
-        optimizer = self.optimizer
-        optimizer_kwargs = dict(self.optimizer_kwargs or {})
-        if isinstance(optimizer, str):
-            if optimizer in ("adam", "adamw") and not {"fused", "foreach"} & set(
-                optimizer_kwargs
-            ):
-                # one fused kernel per step instead of a loop over tensors: the
-                # dense embedding gradient makes this ~15% of an epoch
-                if _fused_adam_supported(device):
-                    optimizer_kwargs["fused"] = True
-            optimizer = _OPTIMIZERS[optimizer]
-        optimizer_params = {f"optimizer__{k}": v for k, v in optimizer_kwargs.items()}
-        module_params = {f"module__{k}": v for k, v in net_kwargs.items()}
-        net = NeuralNet(
-            module=SequenceNet,
-            criterion=self._criterion(),
-            optimizer=optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            iterator_train=BucketBatchLoader,
-            iterator_train__shuffle=True,
-            iterator_train__random_state=np.random.default_rng(seed),
-            iterator_valid=BucketBatchLoader,
-            iterator_valid__shuffle=False,
-            train_split=predefined_split(valid_ds) if early else None,
+        net = self._new_net(
+            net_kwargs,
+            device=device,
             callbacks=callbacks,
-            device=str(device),
-            verbose=self.verbose,
-            **module_params,
-            **optimizer_params,
+            train_split=predefined_split(valid_ds) if early else None,
+            seed=seed,
         )
         with thread_limit(), flush_denormal(), seeded(seed, device):
             net.fit(train_ds, None)
@@ -319,6 +294,45 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         self.best_validation_score_ = best_score
         self.best_loss_ = best_loss
         return self
+
+    def _new_net(self, module_kwargs, *, device, callbacks=(), train_split=None, seed=0):
+        """An uninitialised skorch net for ``SequenceNet(**module_kwargs)``.
+
+        Used by ``fit`` and by loaders that rebuild a fitted estimator from
+        saved weights (``net.initialize()`` then ``load_state_dict``).
+        """
+        optimizer = self.optimizer
+        optimizer_kwargs = dict(self.optimizer_kwargs or {})
+        if isinstance(optimizer, str):
+            if optimizer in ("adam", "adamw") and not {"fused", "foreach"} & set(
+                optimizer_kwargs
+            ):
+                # one fused kernel per step instead of a loop over tensors: the
+                # dense embedding gradient makes this ~15% of an epoch
+                if _fused_adam_supported(torch.device(device)):
+                    optimizer_kwargs["fused"] = True
+            optimizer = _OPTIMIZERS[optimizer]
+        optimizer_params = {f"optimizer__{k}": v for k, v in optimizer_kwargs.items()}
+        module_params = {f"module__{k}": v for k, v in module_kwargs.items()}
+        return NeuralNet(
+            module=SequenceNet,
+            criterion=self._criterion(),
+            optimizer=optimizer,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train=BucketBatchLoader,
+            iterator_train__shuffle=True,
+            iterator_train__random_state=np.random.default_rng(seed),
+            iterator_valid=BucketBatchLoader,
+            iterator_valid__shuffle=False,
+            train_split=train_split,
+            callbacks=list(callbacks),
+            device=str(device),
+            verbose=self.verbose,
+            **module_params,
+            **optimizer_params,
+        )
 
     def _module_params(self, seqs) -> dict:
         return {
