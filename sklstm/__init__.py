@@ -1,7 +1,11 @@
 """sklstm: LSTM networks as first-class scikit-learn estimators."""
 
 from sklstm._classifier import LSTMClassifier
+from sklstm._embeddings import load_word_vectors
+from sklstm._onnx import to_onnx
+from sklstm._plotting import plot_training_curves
 from sklstm._regressor import LSTMRegressor
+from sklstm._serialization import ModelFileError, load, save
 from sklstm._text import TextSequencer
 from sklstm._version import __version__
 
@@ -9,5 +13,11 @@ __all__ = [
     "LSTMClassifier",
     "LSTMRegressor",
     "TextSequencer",
+    "ModelFileError",
+    "load",
+    "save",
+    "load_word_vectors",
+    "plot_training_curves",
+    "to_onnx",
     "__version__",
 ]

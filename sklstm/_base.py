@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    GradientNormClipping,
+    LRScheduler,
+    ProgressBar,
+)
 from skorch.helper import predefined_split
+from skorch.utils import to_tensor
 
 from sklstm._compat import Interval, StrOptions
 from sklstm._data import (
@@ -47,29 +55,90 @@ AUTO_EARLY_STOPPING_MIN_SAMPLES = 1000
 PREDICT_BATCH_SIZE = 1024
 
 
+class _SequenceNeuralNet(NeuralNet):
+    """skorch's NeuralNet with per-sample weights and interruption tracking.
+
+    Private: users meet it only as the fitted ``net_``. Targets of a weighted
+    dataset arrive as ``{"y": targets, "w": weights}``; the loss is the
+    weighted mean ``sum(w * loss) / sum(w)`` over the batch, so a weight of 2
+    counts like a duplicated sample. The criterion is built with
+    ``reduction="none"``.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        weights = None
+        if isinstance(y_true, dict):
+            weights = to_tensor(y_true["w"], device=self.device)
+            y_true = y_true["y"]
+        y_true = to_tensor(y_true, device=self.device)
+        losses = self.criterion_(y_pred, y_true)
+        if losses.dim() > 1:
+            # several outputs per sample (multilabel, multi-output regression)
+            losses = losses.mean(dim=tuple(range(1, losses.dim())))
+        if weights is None:
+            return losses.mean()
+        weights = weights.to(losses.dtype)
+        return (losses * weights).sum() / weights.sum().clamp_min(
+            torch.finfo(losses.dtype).tiny
+        )
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        # skorch swallows KeyboardInterrupt in partial_fit. Callbacks raise it
+        # at the end of an epoch to stop training (EarlyStopping does); one
+        # raised in the middle of an epoch is the user's Ctrl-C. Remember the
+        # latter so the estimator can keep the last finished epoch and
+        # re-raise it to the caller.
+        self.interrupted_ = False
+        try:
+            return super().fit_loop(X, y, epochs, **fit_params)
+        except KeyboardInterrupt:
+            finished = len(self.history) and "train_loss" in self.history[-1]
+            self.interrupted_ = not finished
+            raise
+
+
+class _WeightedDataset(SequenceDataset):
+    """A SequenceDataset whose targets carry per-sample weights."""
+
+    weights: np.ndarray | None = None
+
+    def batch(self, idx):
+        Xb, yb = super().batch(idx)
+        rows = idx if self.index is None else self.index[idx]
+        return Xb, {"y": yb, "w": torch.from_numpy(self.weights[rows])}
+
+
 class _ValidationScore(Callback):
     """Record a validation score per epoch from the validation batches.
 
-    The score is accuracy for classifiers and R^2 for regressors, computed
-    from the outputs that skorch already produced for the validation loss.
+    The score is accuracy for classifiers and R^2 for regressors (weighted
+    when the training data are), computed from the outputs that skorch
+    already produced for the validation loss.
     """
 
     def __init__(self, score_fn):
         self.score_fn = score_fn
 
     def on_epoch_begin(self, net, **kwargs):
-        self.outputs_, self.targets_ = [], []
+        self.outputs_, self.targets_, self.weights_ = [], [], []
 
     def on_batch_end(self, net, batch, training, y_pred=None, **kwargs):
         if not training:
+            target = batch[1]
+            if isinstance(target, dict):
+                self.weights_.append(target["w"].cpu())
+                target = target["y"]
             self.outputs_.append(y_pred.detach().cpu())
-            self.targets_.append(batch[1].cpu())
+            self.targets_.append(target.cpu())
 
     def on_epoch_end(self, net, **kwargs):
         if self.outputs_:
-            score = self.score_fn(torch.cat(self.outputs_), torch.cat(self.targets_))
+            weights = torch.cat(self.weights_).double() if self.weights_ else None
+            score = self.score_fn(
+                torch.cat(self.outputs_), torch.cat(self.targets_), weights
+            )
             net.history.record("valid_score", float(score))
-        self.outputs_, self.targets_ = [], []
+        self.outputs_, self.targets_, self.weights_ = [], [], []
 
 
 class _StopOnNonFiniteLoss(Callback):
@@ -86,6 +155,24 @@ class _StopOnNonFiniteLoss(Callback):
             )
 
 
+class _EpochSnapshot(Callback):
+    """Keep a copy of the weights at the end of each finished epoch.
+
+    Lets an interrupted fit (Ctrl-C) fall back to the last finished epoch
+    instead of weights from the middle of one.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self.state_ = None
+        self.epochs_ = len(net.history)
+
+    def on_epoch_end(self, net, **kwargs):
+        self.state_ = {
+            k: v.detach().clone() for k, v in net.module_.state_dict().items()
+        }
+        self.epochs_ = len(net.history)
+
+
 class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
     """Common machinery of LSTMClassifier and LSTMRegressor."""
 
@@ -95,19 +182,27 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "bidirectional": ["boolean"],
+        "proj_size": [Interval(Integral, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "pooling": [StrOptions({"last", "mean", "max"})],
+        "pooling": [StrOptions({"last", "mean", "max", "attention"})],
         "token_dropout": [Interval(Real, 0, 1, closed="left")],
+        "embeddings": ["array-like", None],
+        "freeze_embeddings": ["boolean"],
+        "scale_inputs": ["boolean"],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
+        "lr_schedule": [StrOptions({"plateau", "cosine"}), None],
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
         "optimizer_kwargs": [dict, None],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
         "early_stopping": [StrOptions({"auto"}), "boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "callbacks": [list, None],
+        "warm_start": ["boolean"],
         "module_kwargs": [dict, None],
         "device": [str, torch.device],
         "random_state": ["random_state"],
@@ -122,19 +217,27 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         hidden_size=128,
         num_layers=1,
         bidirectional=False,
+        proj_size=0,
         dropout=0.2,
         pooling="last",
         token_dropout=0.25,
+        embeddings=None,
+        freeze_embeddings=False,
+        scale_inputs=True,
         max_epochs=30,
         batch_size=64,
         lr=1e-3,
+        lr_schedule=None,
         optimizer="adam",
         optimizer_kwargs=None,
+        weight_decay=0.0,
         max_grad_norm=1.0,
         early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=5,
         tol=1e-4,
+        callbacks=None,
+        warm_start=False,
         module_kwargs=None,
         device="cpu",
         random_state=None,
@@ -145,19 +248,27 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.bidirectional = bidirectional
+        self.proj_size = proj_size
         self.dropout = dropout
         self.pooling = pooling
         self.token_dropout = token_dropout
+        self.embeddings = embeddings
+        self.freeze_embeddings = freeze_embeddings
+        self.scale_inputs = scale_inputs
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.optimizer = optimizer
         self.optimizer_kwargs = optimizer_kwargs
+        self.weight_decay = weight_decay
         self.max_grad_norm = max_grad_norm
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.callbacks = callbacks
+        self.warm_start = warm_start
         self.module_kwargs = module_kwargs
         self.device = device
         self.random_state = random_state
@@ -166,79 +277,228 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
     # --- hooks for subclasses -------------------------------------------------
     _is_classifier = False
 
-    def _encode_targets(self, y):
-        """Return (encoded y for training, n_outputs, fitted target attributes)."""
+    def _encode_targets(self, y, sample_weight=None):
+        """Return (encoded y, n_outputs, fitted target attributes) on a first fit."""
+        raise NotImplementedError
+
+    def _encode_targets_again(self, y):
+        """Encode y with the target attributes of an earlier fit (warm start)."""
         raise NotImplementedError
 
     def _criterion(self):
         raise NotImplementedError
 
-    # a plain function (outputs, targets) -> float, set by subclasses
+    def _sample_weight(self, y_enc, sample_weight):
+        """Per-sample training weights (None when all are equal)."""
+        return sample_weight
+
+    # a plain function (outputs, targets, weights) -> float, set by subclasses
     _score_fn = None
 
     # --- fitting ----------------------------------------------------------------
-    def _fit(self, X, y):
-        """Fit on validated input; on any error the estimator is left as it was."""
+    def _fit(self, X, y, sample_weight=None, *, partial=False, classes=None):
+        """Fit on validated input; on any error the estimator is left as it was.
+
+        The one exception is KeyboardInterrupt after at least one finished
+        epoch: the estimator then holds the model of the last finished epoch
+        (the best one with early stopping) and the interrupt is re-raised.
+        """
         state_before = self.__dict__.copy()
         try:
-            self._fit_unsafe(X, y)
+            self._fit_unsafe(X, y, sample_weight, partial=partial, classes=classes)
+        except _Interrupted as exc:
+            raise KeyboardInterrupt(str(exc)) from None
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(state_before)
             raise
         return self
 
-    def _fit_unsafe(self, X, y):
+    def _check_params(self):
+        if self.proj_size:
+            if self.cell != "lstm":
+                raise ValueError(
+                    f"proj_size is only available for cell='lstm', got cell="
+                    f"{self.cell!r}. Set proj_size=0 or use cell='lstm'."
+                )
+            if self.proj_size >= self.hidden_size:
+                raise ValueError(
+                    f"proj_size={self.proj_size} must be smaller than hidden_size="
+                    f"{self.hidden_size}."
+                )
+
+    def _fit_unsafe(self, X, y, sample_weight, *, partial, classes):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
+        self._check_params()
+        warm = (partial or self.warm_start) and "net_" in self.__dict__
         seqs, y = check_sequences(
             self,
             X,
             y,
-            reset=True,
+            reset=not warm,
             y_numeric=not self._is_classifier,
-            multi_output=not self._is_classifier,
+            multi_output=True,
         )
-        y_enc, n_outputs, target_attrs = self._encode_targets(y)
+        n = len(seqs)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, np.empty(n), dtype=np.float64, ensure_non_negative=True
+            )
+            if not sample_weight.sum() > 0:
+                raise ValueError(
+                    "sample_weight sums to zero: at least one sample needs a "
+                    "positive weight."
+                )
+        if warm:
+            y_enc = self._encode_targets_again(y)
+            n_outputs = self._n_outputs
+            target_attrs = {}
+        else:
+            y_enc, n_outputs, target_attrs = self._encode_targets(
+                y, sample_weight=sample_weight, classes=classes
+            )
+            # set now (a failed fit restores the estimator anyway): the loss
+            # and the class weights depend on them
+            for k, v in target_attrs.items():
+                setattr(self, k, v)
+        weights = self._sample_weight(y_enc, sample_weight)
         device = (
             resolve_device(self.device) if isinstance(self.device, str) else self.device
         )
         seed = seed_from(self.random_state)
-        n = len(seqs)
+        if warm:
+            # a different stream for every continuation, still reproducible
+            seed = (seed + 7919 * len(self.net_.history)) % (2**32)
 
         early = self.early_stopping
         if early == "auto":
             early = n >= AUTO_EARLY_STOPPING_MIN_SAMPLES
+        early = bool(early) and not partial
         train_idx = valid_idx = None
         if early:
             train_idx, valid_idx = self._split(n, y_enc, seed)
 
-        net_kwargs = self._module_params(seqs)
-        net_kwargs["n_outputs"] = n_outputs
         input_attrs = {}
-        if seqs.kind == "numeric":
-            mean, scale = _feature_stats(seqs, train_idx)
-            net_kwargs["input_mean"] = mean
-            net_kwargs["input_scale"] = scale
-            input_attrs = {"_input_mean": mean, "_input_scale": scale}
-        n_tokens = None
-        if seqs.kind == "tokens":
-            n_tokens = int(seqs.data.max()) + 1 if seqs.data.size else 2
-            n_tokens = max(n_tokens, 2)
-            net_kwargs["n_tokens"] = n_tokens
-        net_kwargs.update(self.module_kwargs or {})
+        if warm:
+            n_tokens = self._n_tokens
+            net = copy.deepcopy(self.net_)
+        else:
+            net_kwargs = self._module_params(seqs)
+            net_kwargs["n_outputs"] = n_outputs
+            if seqs.kind == "numeric":
+                if self.scale_inputs:
+                    w_train = None
+                    if weights is not None:
+                        w_train = weights if train_idx is None else weights[train_idx]
+                    mean, scale = _feature_stats(seqs, train_idx, w_train)
+                else:
+                    mean = np.zeros(seqs.n_features, dtype=np.float32)
+                    scale = np.ones(seqs.n_features, dtype=np.float32)
+                net_kwargs["input_mean"] = mean
+                net_kwargs["input_scale"] = scale
+                input_attrs = {"_input_mean": mean, "_input_scale": scale}
+            n_tokens = None
+            embeddings = None
+            if seqs.kind == "tokens":
+                n_tokens = int(seqs.data.max()) + 1 if seqs.data.size else 2
+                n_tokens = max(n_tokens, 2)
+                if self.embeddings is not None:
+                    embeddings = _check_embeddings(self.embeddings)
+                    n_tokens = max(n_tokens, embeddings.shape[0])
+                    net_kwargs["embedding_dim"] = embeddings.shape[1]
+                    net_kwargs["freeze_embeddings"] = self.freeze_embeddings
+                net_kwargs["n_tokens"] = n_tokens
+            net_kwargs.update(self.module_kwargs or {})
+            net = self._new_net(net_kwargs, device=device, seed=seed)
 
-        full = SequenceDataset(seqs, y_enc)
+        if weights is not None:
+            full = _WeightedDataset(seqs, y_enc, n_tokens=n_tokens)
+            full.weights = weights.astype(np.float32)
+        else:
+            full = SequenceDataset(seqs, y_enc, n_tokens=n_tokens)
         if early:
             train_ds = _subset(full, train_idx)
             valid_ds = _subset(full, valid_idx)
         else:
             train_ds, valid_ds = full, None
 
+        callbacks, snapshot = self._callbacks(early)
+        net.callbacks = callbacks
+        net.train_split = predefined_split(valid_ds) if early else None
+        net.max_epochs = self.max_epochs
+        net.verbose = self.verbose
+        net.iterator_train__random_state = np.random.default_rng(seed)
+
+        with thread_limit(), flush_denormal(), seeded(seed, device):
+            if not warm:
+                net.initialize()
+                if embeddings is not None:
+                    with torch.no_grad():
+                        emb = net.module_.embedding.weight
+                        emb[: embeddings.shape[0]] = torch.as_tensor(
+                            embeddings, dtype=emb.dtype, device=emb.device
+                        )
+                        emb[0].zero_()  # padding
+            else:
+                net.initialize_callbacks()
+                for group in net.optimizer_.param_groups:
+                    group["lr"] = self.lr
+            net.partial_fit(train_ds, None, epochs=1 if partial else None)
+
+        interrupted = getattr(net, "interrupted_", False)
+        if interrupted:
+            self._keep_last_epoch(net, snapshot, early)
+        net.module_.eval()
+        # the validation set and the generator must not travel inside saved models
+        net.train_split = None
+        net.iterator_train__random_state = None
+
+        history = net.history
+        loss_curve = [float(row["train_loss"]) for row in history if "train_loss" in row]
+        scores = [float(row["valid_score"]) for row in history if "valid_score" in row]
+        if early and scores:
+            best_loss, best_score = None, max(scores)
+        else:
+            scores, best_loss, best_score = None, min(loss_curve), None
+
+        self.net_ = net
+        if not warm:
+            self._n_tokens = n_tokens
+            self._n_outputs = n_outputs
+        for k, v in input_attrs.items():
+            setattr(self, k, v)
+        self.n_iter_ = len(loss_curve)
+        self.loss_curve_ = loss_curve
+        self.validation_scores_ = scores
+        self.best_validation_score_ = best_score
+        self.best_loss_ = best_loss
+        if interrupted:
+            raise _Interrupted(
+                f"Training was interrupted; {type(self).__name__} keeps the model "
+                f"of epoch {self.n_iter_} and can predict."
+            )
+        return self
+
+    def _keep_last_epoch(self, net, snapshot, early):
+        """After Ctrl-C: drop the unfinished epoch, keep finished weights."""
+        history = net.history
+        while len(history) and "train_loss" not in history[-1]:
+            history.pop()
+        if len(history) == 0 or snapshot.state_ is None:
+            raise KeyboardInterrupt  # nothing finished: estimator is restored
+        if early:
+            # EarlyStopping's on_train_end already loaded the best epoch
+            return
+        net.module_.load_state_dict(snapshot.state_)
+
+    def _callbacks(self, early):
         callbacks = [("finite_loss", _StopOnNonFiniteLoss())]
+        snapshot = _EpochSnapshot()
+        callbacks.append(("snapshot", snapshot))
         if self.max_grad_norm is not None:
             callbacks.append(("clip", GradientNormClipping(self.max_grad_norm)))
         if early:
@@ -246,6 +506,26 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             monitor, lower = "valid_score", False
         else:
             monitor, lower = "train_loss", True
+        if self.lr_schedule == "plateau":
+            callbacks.append(
+                (
+                    "lr_schedule",
+                    LRScheduler(
+                        policy="ReduceLROnPlateau",
+                        monitor="valid_loss" if early else "train_loss",
+                        mode="min",
+                        factor=0.5,
+                        patience=max(1, self.n_iter_no_change // 2),
+                    ),
+                )
+            )
+        elif self.lr_schedule == "cosine":
+            callbacks.append(
+                (
+                    "lr_schedule",
+                    LRScheduler(policy="CosineAnnealingLR", T_max=self.max_epochs),
+                )
+            )
         callbacks.append(
             (
                 "early_stopping",
@@ -260,40 +540,19 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
                 ),
             )
         )
-
-        net = self._new_net(
-            net_kwargs,
-            device=device,
-            callbacks=callbacks,
-            train_split=predefined_split(valid_ds) if early else None,
-            seed=seed,
-        )
-        with thread_limit(), flush_denormal(), seeded(seed, device):
-            net.fit(train_ds, None)
-        net.module_.eval()
-        # the validation set must not travel inside saved models
-        net.train_split = None
-        net.iterator_train__random_state = None
-
-        history = net.history
-        loss_curve = [float(v) for v in history[:, "train_loss"]]
-        if early and "valid_score" in history[-1]:
-            scores = [float(v) for v in history[:, "valid_score"]]
-            best_loss, best_score = None, max(scores)
-        else:
-            scores, best_loss, best_score = None, min(loss_curve), None
-
-        self.net_ = net
-        self._n_tokens = n_tokens
-        self._n_outputs = n_outputs
-        for k, v in {**target_attrs, **input_attrs}.items():
-            setattr(self, k, v)
-        self.n_iter_ = len(history)
-        self.loss_curve_ = loss_curve
-        self.validation_scores_ = scores
-        self.best_validation_score_ = best_score
-        self.best_loss_ = best_loss
-        return self
+        if self.verbose and self.verbose >= 2:
+            callbacks.append(("progress", ProgressBar()))
+        for i, cb in enumerate(self.callbacks or []):
+            if isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[0], str):
+                callbacks.append(cb)
+            elif isinstance(cb, Callback):
+                callbacks.append((f"user_{i}_{type(cb).__name__}", cb))
+            else:
+                raise TypeError(
+                    f"callbacks[{i}] is {cb!r}; each callback must be a skorch "
+                    "Callback instance or a (name, Callback) tuple."
+                )
+        return callbacks, snapshot
 
     def _new_net(self, module_kwargs, *, device, callbacks=(), train_split=None, seed=0):
         """An uninitialised skorch net for ``SequenceNet(**module_kwargs)``.
@@ -303,6 +562,8 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         """
         optimizer = self.optimizer
         optimizer_kwargs = dict(self.optimizer_kwargs or {})
+        if self.weight_decay:
+            optimizer_kwargs.setdefault("weight_decay", self.weight_decay)
         if isinstance(optimizer, str):
             if optimizer in ("adam", "adamw") and not {"fused", "foreach"} & set(
                 optimizer_kwargs
@@ -314,9 +575,10 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             optimizer = _OPTIMIZERS[optimizer]
         optimizer_params = {f"optimizer__{k}": v for k, v in optimizer_kwargs.items()}
         module_params = {f"module__{k}": v for k, v in module_kwargs.items()}
-        return NeuralNet(
+        return _SequenceNeuralNet(
             module=SequenceNet,
             criterion=self._criterion(),
+            criterion__reduction="none",
             optimizer=optimizer,
             lr=self.lr,
             max_epochs=self.max_epochs,
@@ -341,6 +603,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             "hidden_size": self.hidden_size,
             "num_layers": self.num_layers,
             "bidirectional": self.bidirectional,
+            "proj_size": self.proj_size,
             "cell": self.cell,
             "dropout": self.dropout,
             "pooling": self.pooling,
@@ -395,6 +658,25 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         return tags
 
 
+class _Interrupted(Exception):
+    """Internal: training stopped by Ctrl-C after at least one finished epoch."""
+
+
+def _check_embeddings(embeddings) -> np.ndarray:
+    emb = np.asarray(embeddings)
+    if emb.ndim != 2 or emb.shape[0] < 2 or emb.shape[1] < 1:
+        raise ValueError(
+            f"embeddings must be a 2-D array (n_token_ids, embedding_dim) whose row i "
+            f"is the vector of token id i, got shape {emb.shape}. Build one with "
+            "sklstm.load_word_vectors(path, text_sequencer)."
+        )
+    if emb.dtype.kind not in "fiu":
+        raise TypeError(f"embeddings must be numeric, got dtype {emb.dtype}.")
+    if not np.isfinite(emb).all():
+        raise ValueError("embeddings contain NaN or infinity.")
+    return emb.astype(np.float32)
+
+
 _FUSED_SUPPORT: dict = {}
 
 
@@ -423,27 +705,43 @@ def _subset(ds: SequenceDataset, idx: np.ndarray) -> SequenceDataset:
     return new
 
 
-def _feature_stats(seqs, train_idx):
-    """Per-feature mean and scale of numeric input over valid time steps."""
+def _feature_stats(seqs, train_idx, weights=None):
+    """Per-feature mean and scale of numeric input over valid time steps.
+
+    With sample weights, each sample's time steps count with its weight.
+    """
     data, lengths = seqs.data, seqs.lengths
     if train_idx is not None:
         data, lengths = data[train_idx], lengths[train_idx]
     if data.ndim == 2:
         data = data[:, :, None]
-    T = data.shape[1]
+    n, T = data.shape[:2]
+    step_w = None
     if (lengths == T).all():
         flat = data.reshape(-1, data.shape[2])
+        if weights is not None:
+            step_w = np.repeat(weights, T)
     else:
         valid = np.arange(T)[None, :] < lengths[:, None]
         flat = data[valid]
-    mean, scale = mean_and_scale(flat)
+        if weights is not None:
+            step_w = np.broadcast_to(weights[:, None], (n, T))[valid]
+    mean, scale = mean_and_scale(flat, step_w)
     return mean.astype(np.float32), scale.astype(np.float32)
 
 
-def mean_and_scale(a: np.ndarray):
-    """Column means and standard deviations (1 where a column is constant)."""
+def mean_and_scale(a: np.ndarray, weights=None):
+    """Column means and standard deviations (1 where a column is constant).
+
+    ``weights`` (one per row) give a weighted mean and standard deviation.
+    """
     a = np.asarray(a, dtype=np.float64)
-    mean = a.mean(axis=0)
-    scale = a.std(axis=0)
+    if weights is None:
+        mean = a.mean(axis=0)
+        scale = a.std(axis=0)
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        mean = np.average(a, axis=0, weights=w)
+        scale = np.sqrt(np.average((a - mean) ** 2, axis=0, weights=w))
     scale[~(scale > 1e-12)] = 1.0
     return mean, scale

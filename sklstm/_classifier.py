@@ -5,17 +5,31 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import column_or_1d
 from torch import nn
 
 from sklstm._base import _BaseLSTM
-from sklstm._compat import _fit_context
+from sklstm._compat import StrOptions, _fit_context
 from sklstm._docstring import DOCS, Substitution, fitted_attrs
 
 
-def _accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
-    return float((outputs.argmax(dim=1) == targets).double().mean())
+def _accuracy(outputs: torch.Tensor, targets: torch.Tensor, weights=None) -> float:
+    if targets.dim() == 2:  # multilabel: subset accuracy, as sklearn's score
+        correct = ((outputs > 0) == (targets > 0.5)).all(dim=1)
+    else:
+        correct = outputs.argmax(dim=1) == targets
+    correct = correct.double()
+    if weights is None:
+        return float(correct.mean())
+    return float((correct * weights).sum() / weights.sum())
+
+
+class _MultilabelLoss(nn.BCEWithLogitsLoss):
+    """Binary cross-entropy per label on float64 logits and float targets."""
+
+    def forward(self, input, target):
+        return super().forward(input, target.to(input.dtype))
 
 
 @Substitution(**DOCS, fitted_attrs=fitted_attrs("accuracy"))
@@ -37,6 +51,12 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
     %(network_params)s
 
     %(training_params)s
+
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, as in scikit-learn's linear
+        models: a dict ``{label: weight}``, ``"balanced"`` for
+        ``n_samples / (n_classes * np.bincount(y))``, or None for equal
+        weights. Multiplied with ``sample_weight``.
 
     Attributes
     ----------
@@ -65,37 +85,224 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
     _is_classifier = True
     _score_fn = staticmethod(_accuracy)
 
+    _parameter_constraints: dict = {
+        **_BaseLSTM._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        cell="lstm",
+        embedding_dim=128,
+        hidden_size=128,
+        num_layers=1,
+        bidirectional=False,
+        proj_size=0,
+        dropout=0.2,
+        pooling="last",
+        token_dropout=0.25,
+        embeddings=None,
+        freeze_embeddings=False,
+        scale_inputs=True,
+        max_epochs=30,
+        batch_size=64,
+        lr=1e-3,
+        lr_schedule=None,
+        optimizer="adam",
+        optimizer_kwargs=None,
+        weight_decay=0.0,
+        max_grad_norm=1.0,
+        early_stopping="auto",
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        tol=1e-4,
+        callbacks=None,
+        warm_start=False,
+        class_weight=None,
+        module_kwargs=None,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            cell=cell,
+            embedding_dim=embedding_dim,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            proj_size=proj_size,
+            dropout=dropout,
+            pooling=pooling,
+            token_dropout=token_dropout,
+            embeddings=embeddings,
+            freeze_embeddings=freeze_embeddings,
+            scale_inputs=scale_inputs,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            lr_schedule=lr_schedule,
+            optimizer=optimizer,
+            optimizer_kwargs=optimizer_kwargs,
+            weight_decay=weight_decay,
+            max_grad_norm=max_grad_norm,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            callbacks=callbacks,
+            warm_start=warm_start,
+            module_kwargs=module_kwargs,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.class_weight = class_weight
+
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network on sequences ``X`` with class labels ``y``.
 
         Parameters
         ----------
         %(input_doc)s
 
-        y : array-like of shape (n_samples,)
-            Class labels.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a binary indicator matrix for multilabel
+            classification (one sigmoid output per label).
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss (a weight of 2 counts like the
+            sample appearing twice). Multiplied with ``class_weight``.
 
         Returns
         -------
         self : LSTMClassifier
             The fitted estimator.
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight)
 
-    def _encode_targets(self, y):
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train for one epoch on ``X``, ``y``, continuing from the current model.
+
+        The first call initialises the network (and needs ``classes`` unless
+        ``y`` is a multilabel indicator matrix); later calls continue training
+        with the same classes, input scaling and vocabulary size. Early
+        stopping does not apply.
+
+        Parameters
+        ----------
+        %(input_doc)s
+
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels or multilabel indicator matrix.
+
+        classes : array-like of shape (n_classes,), default=None
+            All classes that can appear in any call. Required on the first
+            call for single-label targets; ignored afterwards.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss.
+
+        Returns
+        -------
+        self : LSTMClassifier
+            The estimator, trained for one more epoch.
+        """
+        first = "net_" not in self.__dict__
+        if first and classes is None and np.ndim(y) == 1:
+            raise ValueError(
+                "classes must be passed on the first call to partial_fit, so that "
+                "the output layer has one unit per class, e.g. "
+                "partial_fit(X, y, classes=np.unique(y_all))."
+            )
+        return self._fit(X, y, sample_weight, partial=True, classes=classes)
+
+    def _encode_targets(self, y, sample_weight=None, classes=None):
+        y = np.asarray(y) if not hasattr(y, "shape") else y
+        if getattr(y, "ndim", 1) == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if getattr(y, "ndim", 1) == 2:
+            if type_of_target(y) != "multilabel-indicator":
+                raise ValueError(
+                    "2-D y must be a binary indicator matrix (multilabel "
+                    f"classification); got {type_of_target(y)!r}. Pass one label "
+                    "per sample as a 1-D array, or 0/1 columns, one per label."
+                )
+            if self.class_weight is not None:
+                raise ValueError(
+                    "class_weight is not supported for multilabel y; use "
+                    "sample_weight instead."
+                )
+            y_enc = np.asarray(y, dtype=np.float32)
+            attrs = {"classes_": np.arange(y.shape[1]), "_multilabel": True}
+            return y_enc, y.shape[1], attrs
         check_classification_targets(y)
-        encoder = LabelEncoder()
-        y_enc = encoder.fit_transform(y).astype(np.int64)
-        classes = encoder.classes_
+        if classes is not None:
+            classes = np.unique(np.asarray(classes))
+            unknown = np.setdiff1d(np.unique(y), classes)
+            if len(unknown):
+                raise ValueError(
+                    f"y contains labels {unknown.tolist()} that are not in classes="
+                    f"{classes.tolist()}."
+                )
+        else:
+            classes = np.unique(y)
         if len(classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the "
                 f"data, but the data contain only one class: {classes[0]!r}."
             )
-        return y_enc, len(classes), {"classes_": classes}
+        y_enc = np.searchsorted(classes, y).astype(np.int64)
+        return y_enc, len(classes), {"classes_": classes, "_multilabel": False}
+
+    def _encode_targets_again(self, y):
+        if self._multilabel:
+            if np.ndim(y) != 2 or np.shape(y)[1] != len(self.classes_):
+                raise ValueError(
+                    f"y must be a multilabel indicator matrix with "
+                    f"{len(self.classes_)} columns, as in the first fit."
+                )
+            return np.asarray(y, dtype=np.float32)
+        y = column_or_1d(y, warn=True)
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if len(unknown):
+            raise ValueError(
+                f"y contains labels {unknown.tolist()} that were not seen in the "
+                f"first fit (classes_={self.classes_.tolist()}). Continuing "
+                "training (warm_start/partial_fit) cannot add classes; refit "
+                "from scratch, or pass all classes to the first partial_fit."
+            )
+        return np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _sample_weight(self, y_enc, sample_weight):
+        if self.class_weight is None or y_enc.ndim == 2:
+            return sample_weight
+        classes = self.classes_
+        if isinstance(self.class_weight, dict):
+            unknown = [k for k in self.class_weight if k not in set(classes.tolist())]
+            if unknown:
+                raise ValueError(
+                    f"class_weight has keys {unknown} that are not classes of y "
+                    f"({classes.tolist()})."
+                )
+            per_class = np.ones(len(classes))
+            for label, w in self.class_weight.items():
+                per_class[np.searchsorted(classes, label)] = w
+        else:  # "balanced", as in scikit-learn: n_samples / (n_classes * count)
+            counts = np.bincount(y_enc, minlength=len(classes)).astype(np.float64)
+            per_class = np.where(
+                counts > 0, len(y_enc) / (len(classes) * np.maximum(counts, 1)), 0.0
+            )
+        weights = per_class[y_enc]
+        if sample_weight is not None:
+            weights = weights * sample_weight
+        return weights
 
     def _criterion(self):
+        if self.__dict__.get("_multilabel", False):
+            return _MultilabelLoss
         return nn.CrossEntropyLoss
 
     def predict_proba(self, X):
@@ -108,9 +315,12 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Probabilities in the order of ``classes_``.
+            Probabilities in the order of ``classes_``; for multilabel
+            targets, the probability of each label (they need not sum to 1).
         """
         logits = self._forward(X)
+        if self._multilabel:
+            return 1.0 / (1.0 + np.exp(-logits))
         logits -= logits.max(axis=1, keepdims=True)
         np.exp(logits, out=logits)
         logits /= logits.sum(axis=1, keepdims=True)
@@ -128,6 +338,8 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         log_proba : ndarray of shape (n_samples, n_classes)
         """
         logits = self._forward(X)
+        if self._multilabel:
+            return -np.logaddexp(0.0, -logits)
         logits -= logits.max(axis=1, keepdims=True)
         logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
         return logits
@@ -141,7 +353,15 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,)
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or the 0/1 indicator matrix for multilabel targets.
         """
         outputs = self._forward(X)
+        if self._multilabel:
+            return (outputs > 0).astype(np.int64)
         return self.classes_[outputs.argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags

@@ -15,10 +15,12 @@ class Substitution:
         return obj
 
 
-_network_params = """cell : {"lstm", "gru", "rnn"}, default="lstm"
+_network_params = """cell : {"lstm", "gru", "rnn", "peephole", "cifg"}, default="lstm"
         The recurrent cell: ``"lstm"`` (PyTorch's fused ``nn.LSTM``: forget,
-        input and output gates and a cell state), ``"gru"`` or ``"rnn"``
-        (plain tanh recurrence).
+        input and output gates and a cell state), ``"gru"``, ``"rnn"``
+        (plain tanh recurrence), ``"peephole"`` (LSTM whose gates also see
+        the cell state) or ``"cifg"`` (LSTM with coupled input and forget
+        gates). See :ref:`cells`.
 
     embedding_dim : int, default=128
         Size of the token embedding. Used for token-id input only.
@@ -34,21 +36,44 @@ _network_params = """cell : {"lstm", "gru", "rnn"}, default="lstm"
         length, so padding is never seen) and the two directions are
         concatenated.
 
+    proj_size : int, default=0
+        If > 0, an LSTM with projections of this size (``nn.LSTM``'s
+        ``proj_size``): the hidden state passed on is projected down from
+        ``hidden_size``. Only for ``cell="lstm"``; must be smaller than
+        ``hidden_size``.
+
     dropout : float, default=0.2
         Dropout probability between stacked layers and before the output layer.
         Never applied inside the recurrence. Must be in [0, 1).
 
-    pooling : {"last", "mean", "max"}, default="last"
+    pooling : {"last", "mean", "max", "attention"}, default="last"
         How the sequence of hidden states becomes one vector: the last valid
-        state (both directions when bidirectional), or the mean or maximum over
-        the valid (non-padding) steps.
+        state (both directions when bidirectional), the mean or maximum over
+        the valid (non-padding) steps, or ``"attention"``: a weighted mean
+        with learned weights (additive attention) over the valid steps.
 
     token_dropout : float, default=0.25
         Word dropout for token-id input: during training each real token is
         replaced by the out-of-vocabulary id with this probability. It
         regularises the network and trains the out-of-vocabulary embedding that
         words unseen in ``fit`` map to. Ignored for numeric input. Must be in
-        [0, 1)."""
+        [0, 1).
+
+    embeddings : array-like of shape (n_token_ids, dim), default=None
+        Pretrained word vectors: row ``i`` initialises the embedding of token
+        id ``i`` (as numbered by the :class:`~sklstm.TextSequencer` in front).
+        Build it with :func:`~sklstm.load_word_vectors`. When given, the
+        embedding size is the matrix's width and ``embedding_dim`` is not
+        used. Token-id input only.
+
+    freeze_embeddings : bool, default=False
+        Keep the embedding weights fixed during training (useful with
+        ``embeddings`` on small data).
+
+    scale_inputs : bool, default=True
+        Standardise numeric input per feature (mean and standard deviation
+        over all valid time steps, learned in ``fit`` and stored inside the
+        network). Turn off only for input that is already scaled."""
 
 _training_params = """max_epochs : int, default=30
         Maximum number of passes over the training data.
@@ -61,13 +86,23 @@ _training_params = """max_epochs : int, default=30
     lr : float, default=1e-3
         Learning rate of the optimizer.
 
+    lr_schedule : {"plateau", "cosine"} or None, default=None
+        Learning-rate schedule: ``"plateau"`` halves the learning rate when
+        the monitored loss (validation loss with early stopping, training loss
+        otherwise) has not improved for ``n_iter_no_change // 2`` epochs;
+        ``"cosine"`` anneals it to 0 over ``max_epochs`` epochs. None keeps it
+        constant.
+
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"} or class, \
 default="adam"
         The optimizer, by name or as a ``torch.optim.Optimizer`` subclass.
 
     optimizer_kwargs : dict, default=None
         Extra keyword arguments for the optimizer, e.g.
-        ``{"weight_decay": 1e-4}``.
+        ``{"betas": (0.9, 0.98)}``.
+
+    weight_decay : float, default=0.0
+        L2 penalty (decoupled weight decay with ``optimizer="adamw"``).
 
     max_grad_norm : float or None, default=1.0
         Gradients are rescaled so that their total norm is at most this value
@@ -91,6 +126,17 @@ default="adam"
     tol : float, default=1e-4
         Minimum improvement of the monitored score (or loss) that counts.
 
+    callbacks : list of skorch callbacks, default=None
+        Extra skorch callbacks (instances, or ``(name, callback)`` tuples)
+        run during training, after sklstm's own; e.g. a ``Checkpoint`` or a
+        logger. They are used as given, so their state reflects the last fit.
+
+    warm_start : bool, default=False
+        If True, ``fit`` continues training the current network (up to
+        ``max_epochs`` more epochs) instead of starting anew; classes, input
+        and target scaling and the vocabulary size stay those of the first
+        fit. ``loss_curve_`` and ``n_iter_`` then count all epochs.
+
     module_kwargs : dict, default=None
         Extra keyword arguments for the network module
         (:class:`sklstm._module.SequenceNet`); an escape hatch.
@@ -106,7 +152,8 @@ default="adam"
 
     verbose : int, default=0
         If 1 or more, print a table with one line per epoch (training loss,
-        validation loss and score, duration)."""
+        validation loss and score, duration); 2 or more also shows a progress
+        bar over the batches of each epoch."""
 
 _fitted_attrs = """net_ : skorch.NeuralNet
         The fitted skorch net; ``net_.module_`` is the PyTorch module and

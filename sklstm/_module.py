@@ -35,8 +35,13 @@ def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tens
     return x.gather(1, idx)
 
 
-def _make_rnn(cell: str, input_size: int, hidden_size: int) -> nn.Module:
-    rnn = _CELLS[cell](input_size, hidden_size, batch_first=True)
+def _make_rnn(
+    cell: str, input_size: int, hidden_size: int, proj_size: int = 0
+) -> nn.Module:
+    if proj_size:
+        rnn = nn.LSTM(input_size, hidden_size, batch_first=True, proj_size=proj_size)
+    else:
+        rnn = _CELLS[cell](input_size, hidden_size, batch_first=True)
     if cell == "lstm":
         # forget-gate bias of 1 (Gers et al. 2000; Jozefowicz et al. 2015): the
         # cell starts by remembering, which helps gradients flow early on.
@@ -59,8 +64,11 @@ class SequenceNet(nn.Module):
         input.
     n_step_features : int
         Features per time step of numeric input.
-    embedding_dim, hidden_size, num_layers, bidirectional, cell, dropout, pooling
+    embedding_dim, hidden_size, num_layers, bidirectional, proj_size, cell, \
+dropout, pooling
         See the estimators.
+    freeze_embeddings : bool
+        Keep the embedding weights fixed during training.
     token_dropout : float
         Probability that a real token is replaced by the out-of-vocabulary id
         during training (word dropout).
@@ -78,10 +86,12 @@ class SequenceNet(nn.Module):
         hidden_size: int = 128,
         num_layers: int = 1,
         bidirectional: bool = False,
+        proj_size: int = 0,
         cell: str = "lstm",
         dropout: float = 0.0,
         pooling: str = "last",
         token_dropout: float = 0.0,
+        freeze_embeddings: bool = False,
         input_mean=None,
         input_scale=None,
     ):
@@ -97,6 +107,8 @@ class SequenceNet(nn.Module):
             with torch.no_grad():
                 self.embedding.weight.normal_(0.0, 0.1)
                 self.embedding.weight[0].zero_()
+            if freeze_embeddings:
+                self.embedding.weight.requires_grad_(False)
             in_size = embedding_dim
         else:
             self.embedding = None
@@ -111,13 +123,25 @@ class SequenceNet(nn.Module):
             )
         self.forward_layers = nn.ModuleList()
         self.backward_layers = nn.ModuleList() if bidirectional else None
+        # size of one direction's output (the projection when proj_size > 0)
+        step_size = proj_size or hidden_size
+        out_size = step_size * (2 if bidirectional else 1)
         for i in range(num_layers):
-            size = in_size if i == 0 else hidden_size * (2 if bidirectional else 1)
-            self.forward_layers.append(_make_rnn(cell, size, hidden_size))
+            size = in_size if i == 0 else out_size
+            self.forward_layers.append(_make_rnn(cell, size, hidden_size, proj_size))
             if bidirectional:
-                self.backward_layers.append(_make_rnn(cell, size, hidden_size))
+                self.backward_layers.append(
+                    _make_rnn(cell, size, hidden_size, proj_size)
+                )
         self.dropout = nn.Dropout(dropout)
-        out_size = hidden_size * (2 if bidirectional else 1)
+        if pooling == "attention":
+            # additive attention (Bahdanau et al. 2015; Yang et al. 2016): a
+            # learned score per step, softmax over the valid steps only
+            self.attention = nn.Sequential(
+                nn.Linear(out_size, out_size), nn.Tanh(), nn.Linear(out_size, 1)
+            )
+        else:
+            self.attention = None
         self.head = nn.Linear(out_size, n_outputs)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -164,6 +188,14 @@ class SequenceNet(nn.Module):
             T = h.shape[1]
             valid = torch.arange(T, device=h.device).unsqueeze(0) < lengths.unsqueeze(1)
             z = h.masked_fill(~valid.unsqueeze(2), float("-inf")).amax(dim=1)
+        elif self.pooling == "attention":
+            T = h.shape[1]
+            valid = torch.arange(T, device=h.device).unsqueeze(0) < lengths.unsqueeze(1)
+            scores = self.attention(h).squeeze(2).masked_fill(~valid, float("-inf"))
+            weights = torch.softmax(scores, dim=1)
+            # padded steps get weight exactly 0; where() keeps them out even
+            # if their states were not finite
+            z = torch.where(valid.unsqueeze(2), h * weights.unsqueeze(2), 0.0).sum(1)
         else:  # pragma: no cover - validated by the estimator
             raise ValueError(f"unknown pooling {self.pooling!r}")
         z = self.dropout(z)

@@ -12,10 +12,16 @@ from sklstm._compat import _fit_context
 from sklstm._docstring import DOCS, Substitution, fitted_attrs
 
 
-def _r2(outputs: torch.Tensor, targets: torch.Tensor) -> float:
+def _r2(outputs: torch.Tensor, targets: torch.Tensor, weights=None) -> float:
     targets = targets.to(outputs.dtype).reshape(outputs.shape)
-    ss_res = ((targets - outputs) ** 2).sum(dim=0)
-    ss_tot = ((targets - targets.mean(dim=0)) ** 2).sum(dim=0)
+    w = (
+        torch.ones(len(targets), 1, dtype=outputs.dtype)
+        if weights is None
+        else weights.to(outputs.dtype).reshape(-1, 1)
+    )
+    mean = (w * targets).sum(dim=0) / w.sum()
+    ss_res = (w * (targets - outputs) ** 2).sum(dim=0)
+    ss_tot = (w * (targets - mean) ** 2).sum(dim=0)
     r2 = torch.where(ss_tot > 0, 1 - ss_res / ss_tot.clamp(min=1e-300), 0.0)
     return float(r2.mean())
 
@@ -61,7 +67,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
     _score_fn = staticmethod(_r2)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network on sequences ``X`` with targets ``y``.
 
         Parameters
@@ -71,20 +77,59 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
 
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss (a weight of 2 counts like the
+            sample appearing twice); also weights the target scaling.
+
         Returns
         -------
         self : LSTMRegressor
             The fitted estimator.
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight)
 
-    def _encode_targets(self, y):
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one epoch on ``X``, ``y``, continuing from the current model.
+
+        The first call initialises the network and learns the input and target
+        scaling from its data; later calls keep them. Early stopping does not
+        apply.
+
+        Parameters
+        ----------
+        %(input_doc)s
+
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss.
+
+        Returns
+        -------
+        self : LSTMRegressor
+            The estimator, trained for one more epoch.
+        """
+        return self._fit(X, y, sample_weight, partial=True)
+
+    def _encode_targets(self, y, sample_weight=None, classes=None):
         y = np.asarray(y, dtype=np.float64)
         y2 = y.reshape(len(y), -1)
-        mean, scale = mean_and_scale(y2)
+        mean, scale = mean_and_scale(y2, sample_weight)
         y_enc = (y2 - mean) / scale
         attrs = {"_y_mean": mean, "_y_scale": scale, "_y_ndim": y.ndim}
         return y_enc, y2.shape[1], attrs
+
+    def _encode_targets_again(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        y2 = y.reshape(len(y), -1)
+        if y2.shape[1] != self._n_outputs:
+            raise ValueError(
+                f"y has {y2.shape[1]} targets per sample, but the model was first "
+                f"fitted with {self._n_outputs}."
+            )
+        return (y2 - self._y_mean) / self._y_scale
 
     def _criterion(self):
         return nn.MSELoss

@@ -1,0 +1,307 @@
+"""Export a fitted estimator's network to ONNX for serving without Python.
+
+The graph is built from a small export module that reuses the fitted
+:class:`~sklstm._module.SequenceNet`'s own layers and weights and repeats its
+inference forward pass (``SequenceNet.forward`` in eval mode) without the
+branches that depend on tensor values, which tracing would freeze into the
+graph. Keep the two in step when the network changes.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import warnings
+
+import torch
+import torch.nn.functional as F
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from sklstm._version import __version__
+
+__all__ = ["to_onnx"]
+
+#: recurrent layer classes the exporter translates to ONNX LSTM/GRU/RNN nodes
+_EXPORTABLE_LAYERS = {nn.LSTM: "lstm", nn.GRU: "gru", nn.RNN: "rnn"}
+
+
+def _reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``sklstm._module.reverse_within_lengths`` without its all-full fast path."""
+    T = x.shape[1]
+    t = torch.arange(T, device=x.device).unsqueeze(0)
+    L = lengths.unsqueeze(1)
+    idx = torch.where(t < L, L - 1 - t, t)
+    return x.gather(1, idx.unsqueeze(2).expand(-1, -1, x.shape[2]))
+
+
+def _at(h: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``h[rows, idx]`` for (batch, time, size) ``h`` and (batch,) ``idx``."""
+    return h.gather(1, idx.view(-1, 1, 1).expand(-1, 1, h.shape[2])).squeeze(1)
+
+
+class _ExportNet(nn.Module):
+    """Inference-only forward pass of a fitted SequenceNet, ready for tracing.
+
+    Token-id input: ``forward(x)``; lengths are computed in the graph from the
+    position of the last non-zero id, as sklstm does, and ids the model never
+    saw in ``fit`` read as out-of-vocabulary (id 1). Numeric input:
+    ``forward(x, lengths)``; the per-feature standardisation is the
+    SequenceNet's own buffers. The output layer runs in float64 like the
+    SequenceNet's; then softmax (classifier) or the inverse target scaling
+    (regressor).
+    """
+
+    def __init__(
+        self, net, *, n_tokens, task, y_mean=None, y_scale=None, squeeze=False
+    ):
+        super().__init__()
+        self.net = net
+        self.n_tokens = n_tokens
+        self.task = task
+        self.squeeze = squeeze
+        if task == "regression":
+            self.register_buffer("y_mean", torch.as_tensor(y_mean, dtype=torch.float64))
+            self.register_buffer(
+                "y_scale", torch.as_tensor(y_scale, dtype=torch.float64)
+            )
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None):
+        net = self.net
+        if net.embedding is not None:
+            T = x.shape[1]
+            pos = torch.arange(1, T + 1, device=x.device).unsqueeze(0)
+            lengths = torch.where(x != 0, pos, 0).amax(dim=1).clamp(min=1)
+            x = torch.where(x >= self.n_tokens, 1, x)
+            h = net.embedding(x)
+        else:
+            h = (x - net.input_mean) / net.input_scale
+        last_idx = (lengths - 1).clamp(min=0)
+        n_layers = len(net.forward_layers)
+        out_b_rev = None
+        for i in range(n_layers):
+            # dropout between layers is the identity at inference
+            out_f, _ = net.forward_layers[i](h)
+            if net.bidirectional:
+                out_b_rev, _ = net.backward_layers[i](
+                    _reverse_within_lengths(h, lengths)
+                )
+                if i < n_layers - 1 or net.pooling != "last":
+                    out_b = _reverse_within_lengths(out_b_rev, lengths)
+                    h = torch.cat([out_f, out_b], dim=2)
+            else:
+                h = out_f
+        if net.pooling == "last":
+            z = _at(out_f, last_idx)
+            if net.bidirectional:
+                z = torch.cat([z, _at(out_b_rev, last_idx)], dim=1)
+        elif net.pooling == "mean":
+            z = _at(h.cumsum(dim=1), last_idx) / lengths.unsqueeze(1).to(h.dtype)
+        else:  # "max" or "attention": over the valid steps only
+            T = h.shape[1]
+            t = torch.arange(T, device=h.device).unsqueeze(0)
+            valid = t < lengths.unsqueeze(1)
+            if net.pooling == "max":
+                z = h.masked_fill(~valid.unsqueeze(2), float("-inf")).amax(dim=1)
+            else:
+                scores = net.attention(h).squeeze(2)
+                scores = scores.masked_fill(~valid, float("-inf"))
+                weights = torch.softmax(scores, dim=1)
+                z = torch.where(valid.unsqueeze(2), h * weights.unsqueeze(2), 0.0)
+                z = z.sum(1)
+        out = F.linear(z.double(), net.head.weight.double(), net.head.bias.double())
+        if self.task == "classification":
+            return torch.softmax(out, dim=1)
+        out = out * self.y_scale + self.y_mean
+        return out[:, 0] if self.squeeze else out
+
+
+def _import_onnx():
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ImportError(
+            "Exporting to ONNX needs the onnx package, which is not installed. "
+            "Install it with: pip install sklstm[onnx]"
+        ) from exc
+    return onnx
+
+
+def to_onnx(estimator, path=None, *, opset=None):
+    """Export a fitted LSTMClassifier's or LSTMRegressor's network to ONNX.
+
+    The graph takes what the estimator's ``predict`` takes after input
+    validation and returns what ``predict_proba`` (classifier) or
+    ``predict`` (regressor) return, so it can be served with onnxruntime or
+    any other ONNX runtime without Python or PyTorch. Batch size and sequence
+    length are dynamic.
+
+    Inputs, by the kind of data the model was fitted on:
+
+    - token ids: ``x``, int64 of shape (batch, time), padded with 0 at the
+      end. Lengths are computed in the graph (last non-zero id), exactly as
+      the estimator does; ids not seen in ``fit`` count as out-of-vocabulary.
+      Raw text is turned into ids in Python first, e.g. with the fitted
+      :class:`~sklstm.TextSequencer` (``pipe[:-1].transform(texts)``).
+    - numbers: ``x``, float32 of shape (batch, time, n_step_features) -- a
+      univariate model fitted on 2-D input takes ``X[:, :, None]`` -- and
+      ``lengths``, int64 of shape (batch,), the number of valid steps of each
+      row (1 <= length <= time); steps past a row's length are ignored.
+      The per-feature standardisation learned in ``fit`` is in the graph.
+
+    Output:
+
+    - classifier: ``probabilities``, float64 of shape (batch, n_classes), in
+      the order of ``estimator.classes_`` (also stored as JSON in the model's
+      metadata under ``classes``).
+    - regressor: ``predictions``, float64 in the original units of ``y``, of
+      shape (batch,) or (batch, n_targets) as ``predict`` returns.
+
+    Parameters
+    ----------
+    estimator : LSTMClassifier or LSTMRegressor
+        A fitted estimator with cell ``"lstm"``, ``"gru"`` or ``"rnn"``
+        (without ``proj_size``) and any pooling.
+    path : str or os.PathLike, default=None
+        Where to write the model; nothing is written if None.
+    opset : int, default=None
+        ONNX opset version; None uses the exporter's default.
+
+    Returns
+    -------
+    model : onnx.ModelProto
+        The exported model. ``model.SerializeToString()`` can be passed to
+        ``onnxruntime.InferenceSession`` directly.
+
+    Raises
+    ------
+    ImportError
+        If the ``onnx`` package is not installed.
+    NotImplementedError
+        If the network uses a recurrent cell the exporter cannot translate
+        (the Python-loop cells ``"peephole"`` and ``"cifg"``) or an LSTM
+        projection (``proj_size > 0``).
+
+    Notes
+    -----
+    The graph is produced by PyTorch's TorchScript-based exporter
+    (``torch.onnx.export(..., dynamo=False)``), which maps the recurrent
+    layers onto ONNX's LSTM, GRU and RNN operators with a dynamic time axis.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import onnxruntime as ort
+    >>> from sklstm import LSTMClassifier, to_onnx
+    >>> X = np.array([[2, 3, 0], [4, 5, 6], [3, 0, 0], [6, 5, 0]] * 5)
+    >>> y = [0, 1, 0, 1] * 5
+    >>> clf = LSTMClassifier(hidden_size=8, max_epochs=2, random_state=0).fit(X, y)
+    >>> model = to_onnx(clf)
+    >>> sess = ort.InferenceSession(model.SerializeToString())
+    >>> proba = sess.run(None, {"x": X})[0]
+    >>> bool(np.allclose(proba, clf.predict_proba(X)))
+    True
+    """
+    onnx = _import_onnx()
+    if not hasattr(estimator, "_forward"):
+        raise TypeError(
+            "to_onnx exports an sklstm LSTMClassifier or LSTMRegressor, got "
+            f"{type(estimator).__name__}. For a Pipeline, export its last step "
+            "(pipe[-1]) and run the earlier steps in Python "
+            "(pipe[:-1].transform(X))."
+        )
+    check_is_fitted(estimator, "net_")
+
+    net = copy.deepcopy(estimator.net_.module_).cpu().eval()
+    name = type(estimator).__name__
+    for layer in net.forward_layers:
+        if type(layer) not in _EXPORTABLE_LAYERS:
+            supported = ", ".join(repr(c) for c in _EXPORTABLE_LAYERS.values())
+            raise NotImplementedError(
+                f"to_onnx supports the cells {supported}; this {name} uses "
+                f"{type(layer).__name__} (cell={estimator.cell!r}), which has no "
+                "ONNX translation yet."
+            )
+        if getattr(layer, "proj_size", 0):
+            raise NotImplementedError(
+                f"to_onnx cannot export this {name}: ONNX's LSTM operator has no "
+                f"output projection (proj_size={layer.proj_size}). Refit with "
+                "proj_size=0 to export."
+            )
+    if net.pooling not in ("last", "mean", "max", "attention"):
+        raise NotImplementedError(
+            f"to_onnx cannot export pooling={net.pooling!r}; it supports 'last', "
+            "'mean', 'max' and 'attention'."
+        )
+
+    is_classifier = hasattr(estimator, "classes_")
+    tokens = net.embedding is not None
+    wrapper = _ExportNet(
+        net,
+        n_tokens=estimator._n_tokens,
+        task="classification" if is_classifier else "regression",
+        y_mean=None if is_classifier else estimator._y_mean,
+        y_scale=None if is_classifier else estimator._y_scale,
+        squeeze=not is_classifier and estimator._y_ndim == 1,
+    ).eval()
+
+    # example input: 2 rows of 3 steps, the second shorter (the exporter keeps
+    # the axes dynamic, the values do not matter)
+    if tokens:
+        example = (torch.tensor([[2, 2, 2], [2, 2, 0]], dtype=torch.int64),)
+        input_names = ["x"]
+        dynamic_axes = {"x": {0: "batch", 1: "time"}}
+    else:
+        n_feat = int(net.input_mean.shape[0])
+        example = (
+            torch.zeros(2, 3, n_feat, dtype=torch.float32),
+            torch.tensor([3, 2], dtype=torch.int64),
+        )
+        input_names = ["x", "lengths"]
+        dynamic_axes = {"x": {0: "batch", 1: "time"}, "lengths": {0: "batch"}}
+    output_name = "probabilities" if is_classifier else "predictions"
+    dynamic_axes[output_name] = {0: "batch"}
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        # The torch.export-based exporter (dynamo=True) specialises the time
+        # axis of nn.LSTM to the example's length on torch 2.13 and cannot
+        # translate nn.RNN; the TorchScript exporter maps all three onto
+        # ONNX's recurrent operators with dynamic axes (checked with
+        # onnxruntime in tests/test_onnx.py). Its deprecation notice and
+        # tracer remarks are about code paths this wrapper does not take.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=".*batch_size other than 1.*")
+        torch.onnx.export(
+            wrapper,
+            example,
+            buffer,
+            input_names=input_names,
+            output_names=[output_name],
+            dynamic_axes=dynamic_axes,
+            opset_version=opset,
+            dynamo=False,
+        )
+    model = onnx.load_from_string(buffer.getvalue())
+    model.producer_name = "sklstm"
+    model.producer_version = __version__
+    model.doc_string = (
+        f"sklstm {type(estimator).__name__} (cell={estimator.cell!r}, "
+        f"input={'token ids' if tokens else 'numeric'})"
+    )
+    meta = {
+        "estimator": type(estimator).__name__,
+        "input": "tokens" if tokens else "numeric",
+    }
+    if is_classifier:
+        try:
+            meta["classes"] = json.dumps(estimator.classes_.tolist())
+        except TypeError:  # labels JSON cannot hold
+            pass
+    onnx.helper.set_model_props(model, meta)
+    if path is not None:
+        onnx.save(model, os.fspath(path))
+    return model
