@@ -2,6 +2,7 @@
 
 from sklstm._classifier import LSTMClassifier
 from sklstm._embeddings import load_word_vectors
+from sklstm._forecasting import forecast, last_window, make_windows
 from sklstm._onnx import to_onnx
 from sklstm._plotting import plot_training_curves
 from sklstm._regressor import LSTMRegressor
@@ -16,7 +17,10 @@ __all__ = [
     "ModelFileError",
     "load",
     "save",
+    "forecast",
+    "last_window",
     "load_word_vectors",
+    "make_windows",
     "plot_training_curves",
     "to_onnx",
     "__version__",
