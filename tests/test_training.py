@@ -428,3 +428,26 @@ def test_plot_training_curves(make_tokens):
         plot_training_curves(TextSequencer())
     with pytest.raises(NotFittedError):
         plot_training_curves(LSTMClassifier())
+
+
+# --- every cell through the estimators ------------------------------------------------
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "peephole", "cifg"])
+def test_every_cell_stacks_bidirectional_and_ignores_padding(cell, make_tokens):
+    X, y, _ = make_tokens(n=80)
+    clf = LSTMClassifier(
+        cell=cell,
+        num_layers=2,
+        bidirectional=True,
+        **dict(EXACT, dropout=0.3, max_epochs=2),
+    ).fit(X, y)
+    from sklstm._module import _CELLS
+
+    assert type(clf.net_.module_.forward_layers[1]) is _CELLS[cell]
+    assert type(clf.net_.module_.backward_layers[0]) is _CELLS[cell]
+    np.testing.assert_allclose(
+        clf.predict_proba(np.pad(X, ((0, 0), (0, 5)))), clf.predict_proba(X), atol=1e-6
+    )
+    same = LSTMClassifier(
+        cell=cell, num_layers=2, bidirectional=True, **dict(EXACT, dropout=0.3, max_epochs=2)
+    ).fit(X, y)
+    np.testing.assert_array_equal(same.predict_proba(X), clf.predict_proba(X))
