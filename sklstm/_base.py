@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -53,6 +54,22 @@ AUTO_EARLY_STOPPING_MIN_SAMPLES = 1000
 
 #: rows per prediction batch (sorted by length, so little padding)
 PREDICT_BATCH_SIZE = 1024
+
+# What the "auto" defaults resolve to (benchmarks/ts_defaults_study.py measured
+# them on GunPoint, BasicMotions and JapaneseVowels without hurting text):
+#: max_epochs="auto": this many epochs ...
+AUTO_MAX_EPOCHS = 30
+#: ... but, without a validation set, room for at least this many optimizer steps
+AUTO_MAX_STEPS = 800
+#: ... and no stop on a training-loss plateau within this many steps (on small
+#: data, one step per epoch, the first plateau is not the last)
+AUTO_MIN_STEPS = 400
+#: hidden_size="auto" and dropout="auto" by kind of input
+#: largest embedding (rows x dim) fit builds before asking for renumbered ids
+MAX_EMBEDDING_WEIGHTS = 2**29
+
+AUTO_HIDDEN_SIZE = {"tokens": 128, "numeric": 64}
+AUTO_DROPOUT = {"tokens": 0.2, "numeric": 0.5}
 
 
 class _SequenceNeuralNet(NeuralNet):
@@ -155,6 +172,19 @@ class _StopOnNonFiniteLoss(Callback):
             )
 
 
+class _EarlyStopping(EarlyStopping):
+    """EarlyStopping that does not count misses in the first ``min_epochs``."""
+
+    def __init__(self, *args, min_epochs=0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.min_epochs = min_epochs
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) <= self.min_epochs:
+            self.misses_ = 0
+        super().on_epoch_end(net, **kwargs)
+
+
 class _EpochSnapshot(Callback):
     """Keep a copy of the weights at the end of each finished epoch.
 
@@ -179,17 +209,17 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "cell": [StrOptions(set(_CELLS))],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
-        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "bidirectional": ["boolean"],
         "proj_size": [Interval(Integral, 0, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
         "pooling": [StrOptions({"last", "mean", "max", "attention"})],
         "token_dropout": [Interval(Real, 0, 1, closed="left")],
         "embeddings": ["array-like", None],
         "freeze_embeddings": ["boolean"],
         "scale_inputs": ["boolean"],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "lr_schedule": [StrOptions({"plateau", "cosine"}), None],
@@ -214,19 +244,19 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         *,
         cell="lstm",
         embedding_dim=128,
-        hidden_size=128,
+        hidden_size="auto",
         num_layers=1,
         bidirectional=False,
         proj_size=0,
-        dropout=0.2,
+        dropout="auto",
         pooling="last",
         token_dropout=0.25,
         embeddings=None,
         freeze_embeddings=False,
         scale_inputs=True,
-        max_epochs=30,
+        max_epochs="auto",
         batch_size=64,
-        lr=1e-3,
+        lr=3e-3,
         lr_schedule=None,
         optimizer="adam",
         optimizer_kwargs=None,
@@ -315,17 +345,11 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         return self
 
     def _check_params(self):
-        if self.proj_size:
-            if self.cell != "lstm":
-                raise ValueError(
-                    f"proj_size is only available for cell='lstm', got cell="
-                    f"{self.cell!r}. Set proj_size=0 or use cell='lstm'."
-                )
-            if self.proj_size >= self.hidden_size:
-                raise ValueError(
-                    f"proj_size={self.proj_size} must be smaller than hidden_size="
-                    f"{self.hidden_size}."
-                )
+        if self.proj_size and self.cell != "lstm":
+            raise ValueError(
+                f"proj_size is only available for cell='lstm', got cell="
+                f"{self.cell!r}. Set proj_size=0 or use cell='lstm'."
+            )
 
     def _fit_unsafe(self, X, y, sample_weight, *, partial, classes):
         if y is None:
@@ -412,6 +436,15 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
                     net_kwargs["embedding_dim"] = embeddings.shape[1]
                     net_kwargs["freeze_embeddings"] = self.freeze_embeddings
                 net_kwargs["n_tokens"] = n_tokens
+                dim = net_kwargs["embedding_dim"]
+                if n_tokens * dim > MAX_EMBEDDING_WEIGHTS:
+                    raise ValueError(
+                        f"Token ids go up to {n_tokens - 1}, so the embedding would "
+                        f"need {n_tokens} x {dim} weights (about "
+                        f"{n_tokens * dim * 16 / 2**30:.0f} GiB with gradients and "
+                        "optimizer state). Number the tokens 2, 3, ... by frequency "
+                        "(TextSequencer does), or lower embedding_dim."
+                    )
             net_kwargs.update(self.module_kwargs or {})
             net = self._new_net(net_kwargs, device=device, seed=seed)
 
@@ -426,10 +459,11 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         else:
             train_ds, valid_ds = full, None
 
-        callbacks, snapshot = self._callbacks(early)
+        max_epochs, min_epochs = self._epoch_budget(len(train_ds), early)
+        callbacks, snapshot = self._callbacks(early, max_epochs, min_epochs)
         net.callbacks = callbacks
         net.train_split = predefined_split(valid_ds) if early else None
-        net.max_epochs = self.max_epochs
+        net.max_epochs = max_epochs
         net.verbose = self.verbose
         net.iterator_train__random_state = np.random.default_rng(seed)
 
@@ -495,7 +529,17 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             return
         net.module_.load_state_dict(snapshot.state_)
 
-    def _callbacks(self, early):
+    def _epoch_budget(self, n_train, early):
+        """(max_epochs, epochs before the training-loss stop may act)."""
+        if self.max_epochs != "auto":
+            return self.max_epochs, 0
+        if early:
+            return AUTO_MAX_EPOCHS, 0
+        steps_per_epoch = math.ceil(n_train / self.batch_size)
+        max_epochs = max(AUTO_MAX_EPOCHS, math.ceil(AUTO_MAX_STEPS / steps_per_epoch))
+        return max_epochs, math.ceil(AUTO_MIN_STEPS / steps_per_epoch)
+
+    def _callbacks(self, early, max_epochs, min_epochs=0):
         callbacks = [("finite_loss", _StopOnNonFiniteLoss())]
         snapshot = _EpochSnapshot()
         callbacks.append(("snapshot", snapshot))
@@ -523,13 +567,14 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             callbacks.append(
                 (
                     "lr_schedule",
-                    LRScheduler(policy="CosineAnnealingLR", T_max=self.max_epochs),
+                    LRScheduler(policy="CosineAnnealingLR", T_max=max_epochs),
                 )
             )
         callbacks.append(
             (
                 "early_stopping",
-                EarlyStopping(
+                _EarlyStopping(
+                    min_epochs=min_epochs,
                     monitor=monitor,
                     lower_is_better=lower,
                     patience=self.n_iter_no_change,
@@ -581,7 +626,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             criterion__reduction="none",
             optimizer=optimizer,
             lr=self.lr,
-            max_epochs=self.max_epochs,
+            max_epochs=AUTO_MAX_EPOCHS if self.max_epochs == "auto" else self.max_epochs,
             batch_size=self.batch_size,
             iterator_train=BucketBatchLoader,
             iterator_train__shuffle=True,
@@ -597,15 +642,26 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         )
 
     def _module_params(self, seqs) -> dict:
+        hidden_size = self.hidden_size
+        if hidden_size == "auto":
+            hidden_size = AUTO_HIDDEN_SIZE[seqs.kind]
+        dropout = self.dropout
+        if dropout == "auto":
+            dropout = AUTO_DROPOUT[seqs.kind]
+        if self.proj_size and self.proj_size >= hidden_size:
+            raise ValueError(
+                f"proj_size={self.proj_size} must be smaller than hidden_size="
+                f"{hidden_size}."
+            )
         return {
             "n_step_features": seqs.n_features,
             "embedding_dim": self.embedding_dim,
-            "hidden_size": self.hidden_size,
+            "hidden_size": hidden_size,
             "num_layers": self.num_layers,
             "bidirectional": self.bidirectional,
             "proj_size": self.proj_size,
             "cell": self.cell,
-            "dropout": self.dropout,
+            "dropout": dropout,
             "pooling": self.pooling,
             "token_dropout": self.token_dropout,
         }

@@ -25,6 +25,11 @@ def _accuracy(outputs: torch.Tensor, targets: torch.Tensor, weights=None) -> flo
     return float((correct * weights).sum() / weights.sum())
 
 
+def _plain(value):
+    """A numpy scalar as the Python value (for messages)."""
+    return value.item() if hasattr(value, "item") else value
+
+
 class _MultilabelLoss(nn.BCEWithLogitsLoss):
     """Binary cross-entropy per label on float64 logits and float targets."""
 
@@ -95,19 +100,19 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         *,
         cell="lstm",
         embedding_dim=128,
-        hidden_size=128,
+        hidden_size="auto",
         num_layers=1,
         bidirectional=False,
         proj_size=0,
-        dropout=0.2,
+        dropout="auto",
         pooling="last",
         token_dropout=0.25,
         embeddings=None,
         freeze_embeddings=False,
         scale_inputs=True,
-        max_epochs=30,
+        max_epochs="auto",
         batch_size=64,
-        lr=1e-3,
+        lr=3e-3,
         lr_schedule=None,
         optimizer="adam",
         optimizer_kwargs=None,
@@ -252,7 +257,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         if len(classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the "
-                f"data, but the data contain only one class: {classes[0]!r}."
+                f"data, but the data contain only one class: {_plain(classes[0])!r}."
             )
         y_enc = np.searchsorted(classes, y).astype(np.int64)
         return y_enc, len(classes), {"classes_": classes, "_multilabel": False}

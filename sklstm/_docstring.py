@@ -25,8 +25,9 @@ _network_params = """cell : {"lstm", "gru", "rnn", "peephole", "cifg"}, default=
     embedding_dim : int, default=128
         Size of the token embedding. Used for token-id input only.
 
-    hidden_size : int, default=128
-        Number of units in each recurrent layer (per direction).
+    hidden_size : int or "auto", default="auto"
+        Number of units in each recurrent layer (per direction). ``"auto"``:
+        128 for token ids, 64 for numeric series.
 
     num_layers : int, default=1
         Number of stacked recurrent layers.
@@ -42,9 +43,11 @@ _network_params = """cell : {"lstm", "gru", "rnn", "peephole", "cifg"}, default=
         ``hidden_size``. Only for ``cell="lstm"``; must be smaller than
         ``hidden_size``.
 
-    dropout : float, default=0.2
+    dropout : float or "auto", default="auto"
         Dropout probability between stacked layers and before the output layer.
-        Never applied inside the recurrence. Must be in [0, 1).
+        Never applied inside the recurrence. Must be in [0, 1). ``"auto"``:
+        0.2 for token ids, 0.5 for numeric series (small numeric datasets
+        overfit quickly).
 
     pooling : {"last", "mean", "max", "attention"}, default="last"
         How the sequence of hidden states becomes one vector: the last valid
@@ -75,15 +78,19 @@ _network_params = """cell : {"lstm", "gru", "rnn", "peephole", "cifg"}, default=
         over all valid time steps, learned in ``fit`` and stored inside the
         network). Turn off only for input that is already scaled."""
 
-_training_params = """max_epochs : int, default=30
-        Maximum number of passes over the training data.
+_training_params = """max_epochs : int or "auto", default="auto"
+        Maximum number of passes over the training data. ``"auto"``: 30 with
+        early stopping; without it (small data), enough epochs for at least
+        800 optimizer steps, and the training-loss stop does not act in the
+        first 400 steps, since with one or two batches per epoch the first
+        plateau of the loss is rarely the last.
 
     batch_size : int, default=64
         Number of sequences per training batch. Batches are formed from
         sequences of similar length and padded only to their own longest
         member.
 
-    lr : float, default=1e-3
+    lr : float, default=3e-3
         Learning rate of the optimizer.
 
     lr_schedule : {"plateau", "cosine"} or None, default=None

@@ -56,7 +56,10 @@ _SEPARATORS = ("\x00", "\ue000", "\ue001", "\U000f0000", "\x01")
 
 
 def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
+    """None, NaN (float or numpy) and pandas' NA / NaT."""
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(value, float | np.floating) and value != value
 
 
 def _check_texts(X, *, fitting: bool) -> list:
@@ -111,6 +114,11 @@ def _check_texts(X, *, fitting: bool) -> list:
                     f"Document {i} is a {type(doc).__name__}, not a string: "
                     "TextSequencer expects a 1-D sequence of strings, not nested "
                     "sequences."
+                )
+            if isinstance(doc, bytes | bytearray):
+                raise TypeError(
+                    f"Document {i} is bytes ({doc[:20]!r}), not str. TextSequencer "
+                    "expects text; decode it first, e.g. doc.decode('utf-8')."
                 )
             raise TypeError(
                 f"Document {i} is of type {type(doc).__name__} ({doc!r}), not str. "

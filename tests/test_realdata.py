@@ -36,7 +36,7 @@ def test_default_pipeline_on_financial_tweets_reaches_080():
     # early stopping was on (auto: >= 1000 samples) and kept the best epoch
     lstm = model[-1]
     assert lstm.validation_scores_ is not None
-    assert lstm.n_iter_ < lstm.max_epochs
+    assert lstm.n_iter_ < 30  # early stopping ended it before the budget
 
 
 def test_default_pipeline_on_uci_sentences_cv_reaches_074():

@@ -451,3 +451,18 @@ def test_every_cell_stacks_bidirectional_and_ignores_padding(cell, make_tokens):
         cell=cell, num_layers=2, bidirectional=True, **dict(EXACT, dropout=0.3, max_epochs=2)
     ).fit(X, y)
     np.testing.assert_array_equal(same.predict_proba(X), clf.predict_proba(X))
+
+
+def test_classifier_and_regressor_share_defaults():
+    # LSTMClassifier spells out its signature (scikit-learn needs explicit
+    # parameters); its shared defaults must not drift from the base class
+    import inspect
+
+    from sklstm._base import _BaseLSTM
+
+    base = inspect.signature(_BaseLSTM.__init__).parameters
+    for Est in (LSTMClassifier, LSTMRegressor):
+        params = inspect.signature(Est.__init__).parameters
+        assert {k: params[k].default for k in base} == {
+            k: v.default for k, v in base.items()
+        }
