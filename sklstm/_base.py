@@ -55,6 +55,9 @@ AUTO_EARLY_STOPPING_MIN_SAMPLES = 1000
 #: rows per prediction batch (sorted by length, so little padding)
 PREDICT_BATCH_SIZE = 1024
 
+#: up to this many token sequences predict as one unsorted batch (latency path)
+SMALL_PREDICT = 8
+
 # What the "auto" defaults resolve to (benchmarks/ts_defaults_study.py measured
 # them on GunPoint, BasicMotions and JapaneseVowels without hurting text):
 #: max_epochs="auto": this many epochs ...
@@ -691,12 +694,14 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         if "net_" not in self.__dict__:  # check_is_fitted, minus its scan
             check_is_fitted(self, "net_")
         seqs, _ = check_sequences(self, X, reset=False)
-        ds = SequenceDataset(seqs, n_tokens=self._n_tokens)
         module = self.net_.module_
         if module.training:
             module.eval()
         device = next(module.parameters()).device
         n = len(seqs)
+        if n <= SMALL_PREDICT and seqs.kind == "tokens":
+            return self._forward_small(seqs, module, device)
+        ds = SequenceDataset(seqs, n_tokens=self._n_tokens)
         out = np.empty((n, self._n_outputs), dtype=np.float64)
         # flushing denormals pays off on long runs only; a few documents skip it
         denormals = flush_denormal() if n > 64 else contextlib.nullcontext()
@@ -706,6 +711,23 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
                 res = module(xb["x"].to(device), xb["lengths"])
                 out[idx] = res.cpu().numpy()
         return out
+
+    def _forward_small(self, seqs, module, device) -> np.ndarray:
+        """One batch of a few token sequences: no sorting, no row copies.
+
+        A latency path for serving one document at a time; the result is the
+        same as the general path's (padding never changes a result).
+        """
+        lengths = seqs.lengths
+        x = seqs.data[:, : int(lengths.max())]
+        if x.max() >= self._n_tokens:
+            x = np.where(x >= self._n_tokens, 1, x)  # unseen ids read as OOV
+        if x.dtype != np.int64 and x.dtype != np.int32:
+            x = x.astype(np.int64)
+        xt = torch.from_numpy(np.ascontiguousarray(x))
+        with torch.inference_mode(), thread_limit():
+            res = module(xt.to(device), torch.from_numpy(lengths))
+        return res.cpu().numpy()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
