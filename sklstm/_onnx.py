@@ -5,6 +5,23 @@ The graph is built from a small export module that reuses the fitted
 inference forward pass (``SequenceNet.forward`` in eval mode) without the
 branches that depend on tensor values, which tracing would freeze into the
 graph. Keep the two in step when the network changes.
+
+sklstm's own recurrent layers (:mod:`sklstm._cells`) run a Python loop that
+tracing would unroll with the example's number of steps, so the export module
+replaces them by layers that map onto ONNX's ``LSTM`` operator, which has a
+dynamic time axis:
+
+- :class:`~sklstm._cells.PeepholeLSTM`: an ``LSTM`` node with its peephole
+  input ``P``, emitted by the ``symbolic`` method of
+  :class:`_PeepholeLSTMFunction` from the layer's weights rearranged into
+  ONNX's gate order.
+- :class:`~sklstm._cells.CIFGLSTM`: a standard ``nn.LSTM`` whose input gate
+  has the forget gate's weights and biases negated. Since
+  ``sigmoid(-a) = 1 - sigmoid(a)``, its input gate is ``i = 1 - f`` and it
+  computes the CIFG recurrence ``c = f c + (1 - f) g``. ONNX's
+  ``input_forget`` attribute is not used: the specification does not say
+  what it computes, and onnxruntime reads it as ``f = 1 - i``, which ties
+  the gates the other way round.
 """
 
 from __future__ import annotations
@@ -20,12 +37,133 @@ import torch.nn.functional as F
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from sklstm._cells import CIFGLSTM, PeepholeLSTM, _peephole_forward
 from sklstm._version import __version__
 
 __all__ = ["to_onnx"]
 
 #: recurrent layer classes the exporter translates to ONNX LSTM/GRU/RNN nodes
-_EXPORTABLE_LAYERS = {nn.LSTM: "lstm", nn.GRU: "gru", nn.RNN: "rnn"}
+_EXPORTABLE_LAYERS = {
+    nn.LSTM: "lstm",
+    nn.GRU: "gru",
+    nn.RNN: "rnn",
+    PeepholeLSTM: "peephole",
+    CIFGLSTM: "cifg",
+}
+
+#: rows of ONNX's LSTM weights (gates i, o, f, c) in PyTorch's order i, f, g, o
+_TORCH_FROM_ONNX_GATES = [0, 2, 3, 1]
+
+
+def _blocks(w: torch.Tensor, H: int, order) -> torch.Tensor:
+    """The gate blocks of ``w`` (rows of ``H``) concatenated in ``order``."""
+    return torch.cat([w[k * H : (k + 1) * H] for k in order])
+
+
+class _PeepholeLSTMFunction(torch.autograd.Function):
+    """Peephole recurrence over batch-first ``x``; exports as one ONNX LSTM node.
+
+    The weights come in ONNX's layout: ``W`` (1, 4H, input_size), ``R``
+    (1, 4H, H), ``B`` (1, 8H) with gate blocks i, o, f, c, and ``P`` (1, 3H)
+    with peepholes i, o, f. ``forward`` turns them back into the layout of
+    :class:`~sklstm._cells.PeepholeLSTM` and runs its recurrence, so the
+    traced values are the layer's own; ``symbolic`` emits the ONNX graph.
+    Returns the hidden states, (batch, time, H).
+    """
+
+    @staticmethod
+    def forward(ctx, x, W, R, B, P, hidden_size):
+        H = hidden_size
+        order = _TORCH_FROM_ONNX_GATES
+        w_ih = _blocks(W[0], H, order)
+        w_hh = _blocks(R[0], H, order)
+        bias = _blocks(B[0, : 4 * H] + B[0, 4 * H :], H, order)
+        peep = P[0].view(3, H)[[0, 2, 1]]  # i, o, f -> i, f, o
+        xw = F.linear(x.transpose(0, 1), w_ih, bias).contiguous()
+        h0 = x.new_zeros(x.shape[0], H)
+        out, *_ = _peephole_forward(xw, w_hh, peep, h0, h0, False)
+        return out.transpose(0, 1)
+
+    @staticmethod
+    def symbolic(g, x, W, R, B, P, hidden_size):
+        # an omitted optional input, as PyTorch's own RNN symbolics write it
+        missing = g.op("prim::Constant")
+        missing.setType(torch._C.OptionalType.ofTensor())
+        x = g.op("Transpose", x, perm_i=[1, 0, 2])  # time-major
+        # inputs X, W, R, B, sequence_lens, initial_h, initial_c, P. No
+        # sequence_lens: the recurrence is causal, and the export module reads
+        # each row's states at positions below its length only.
+        y, _, _ = g.op(
+            "LSTM",
+            x,
+            W,
+            R,
+            B,
+            missing,
+            missing,
+            missing,
+            P,
+            hidden_size_i=hidden_size,
+            outputs=3,
+        )
+        # Y is (time, num_directions=1, batch, H)
+        if g.opset >= 13:
+            y = g.op("Squeeze", y, g.op("Constant", value_t=torch.tensor([1])))
+        else:
+            y = g.op("Squeeze", y, axes_i=[1])
+        return g.op("Transpose", y, perm_i=[1, 0, 2])
+
+
+class _PeepholeExportLayer(nn.Module):
+    """Stands in for a fitted PeepholeLSTM while exporting (see the module doc)."""
+
+    def __init__(self, layer: PeepholeLSTM):
+        super().__init__()
+        H = layer.hidden_size
+        order = [0, 3, 1, 2]  # ONNX's i, o, f, c from PyTorch's i, f, g, o
+        with torch.no_grad():
+            W = _blocks(layer.weight_ih_l0, H, order)
+            R = _blocks(layer.weight_hh_l0, H, order)
+            B = torch.cat(
+                [
+                    _blocks(layer.bias_ih_l0, H, order),
+                    _blocks(layer.bias_hh_l0, H, order),
+                ]
+            )
+            P = layer.weight_peephole_l0[[0, 2, 1]].reshape(-1)  # i, o, f
+        self.hidden_size = H
+        for name, value in (("W", W), ("R", R), ("B", B), ("P", P)):
+            self.register_buffer(name, value.detach().clone().unsqueeze(0))
+
+    def forward(self, x):
+        out = _PeepholeLSTMFunction.apply(
+            x, self.W, self.R, self.B, self.P, self.hidden_size
+        )
+        return out, None
+
+
+def _cifg_as_lstm(layer: CIFGLSTM) -> nn.LSTM:
+    """An ``nn.LSTM`` that computes what the CIFG ``layer`` computes.
+
+    Its input gate gets the forget gate's weights and biases negated, so its
+    pre-activation is ``-a_f`` and ``i = sigmoid(-a_f) = 1 - f``.
+    """
+    lstm = nn.LSTM(layer.input_size, layer.hidden_size, batch_first=True)
+    f, g, o = (layer.gate_slice(k) for k in ("f", "g", "o"))
+    with torch.no_grad():
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            w = getattr(layer, name)
+            getattr(lstm, name).copy_(torch.cat([-w[f], w[f], w[g], w[o]]))
+    return lstm.eval()
+
+
+def _exportable(layer: nn.Module) -> nn.Module:
+    """``layer``, or a stand-in the TorchScript exporter maps onto ONNX LSTM."""
+    if isinstance(layer, PeepholeLSTM):
+        return _PeepholeExportLayer(layer)
+    if isinstance(layer, CIFGLSTM):
+        return _cifg_as_lstm(layer)
+    return layer
 
 
 def _reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -162,8 +300,9 @@ def to_onnx(estimator, path=None, *, opset=None):
     Parameters
     ----------
     estimator : LSTMClassifier or LSTMRegressor
-        A fitted estimator with cell ``"lstm"``, ``"gru"`` or ``"rnn"``
-        (without ``proj_size``) and any pooling.
+        A fitted estimator with any cell (``"lstm"``, ``"gru"``, ``"rnn"``,
+        ``"peephole"``, ``"cifg"``), any number of layers, uni- or
+        bidirectional, and any pooling; not an LSTM with ``proj_size > 0``.
     path : str or os.PathLike, default=None
         Where to write the model; nothing is written if None.
     opset : int, default=None
@@ -180,15 +319,28 @@ def to_onnx(estimator, path=None, *, opset=None):
     ImportError
         If the ``onnx`` package is not installed.
     NotImplementedError
-        If the network uses a recurrent cell the exporter cannot translate
-        (the Python-loop cells ``"peephole"`` and ``"cifg"``) or an LSTM
-        projection (``proj_size > 0``).
+        If the network uses an LSTM projection (``proj_size > 0``), which
+        ONNX's LSTM operator lacks, or a recurrent layer the exporter does not
+        know.
 
     Notes
     -----
     The graph is produced by PyTorch's TorchScript-based exporter
     (``torch.onnx.export(..., dynamo=False)``), which maps the recurrent
     layers onto ONNX's LSTM, GRU and RNN operators with a dynamic time axis.
+
+    sklstm's own cells become standard ONNX ``LSTM`` nodes too, with no
+    custom operator and no loop unrolled over time:
+
+    - ``"peephole"``: an ``LSTM`` node with its peephole input ``P``, the
+      weights rearranged into ONNX's gate order (i, o, f, c; peepholes i, o,
+      f).
+    - ``"cifg"``: an ``LSTM`` node whose input gate has the forget gate's
+      weights and biases negated, so that ``i = sigmoid(-a_f) = 1 - f`` and
+      ``c_t = f c_{t-1} + (1 - f) g`` exactly as in the CIFG cell. The
+      ``input_forget`` attribute is not used: ONNX does not define what it
+      computes, and onnxruntime ties the gates the other way round
+      (``f = 1 - i``).
 
     Examples
     --------
@@ -230,6 +382,9 @@ def to_onnx(estimator, path=None, *, opset=None):
                 f"output projection (proj_size={layer.proj_size}). Refit with "
                 "proj_size=0 to export."
             )
+    for layers in (net.forward_layers, net.backward_layers or []):
+        for i, layer in enumerate(layers):
+            layers[i] = _exportable(layer)
     if net.pooling not in ("last", "mean", "max", "attention"):
         raise NotImplementedError(
             f"to_onnx cannot export pooling={net.pooling!r}; it supports 'last', "

@@ -102,6 +102,76 @@ def test_rnn_cell_and_multioutput_regression(rng):
     np.testing.assert_allclose(pred, reg.predict(seqs), rtol=RTOL, atol=ATOL)
 
 
+def _perturb_custom_cells(est, seed=0):
+    """Give the fitted recurrent layers clearly non-zero, distinct gate weights.
+
+    Two epochs leave the peephole weights (which start at 0) near 0, so a
+    translation that mixed up the peephole order (i, f, o in sklstm; i, o, f
+    in ONNX) or dropped them could still pass; with random values it cannot.
+    """
+    g = torch.Generator().manual_seed(seed)
+    net = est.net_.module_
+    with torch.no_grad():
+        for layers in (net.forward_layers, net.backward_layers or []):
+            for layer in layers:
+                for w in layer.parameters():
+                    w.add_(0.3 * torch.randn(w.shape, generator=g))
+                if hasattr(layer, "weight_peephole_l0"):
+                    layer.weight_peephole_l0.normal_(0.0, 0.5, generator=g)
+
+
+def _check_recurrent_nodes(model, cell, n_layers):
+    """One ONNX LSTM node per layer and direction, with a dynamic time axis."""
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("LSTM") == n_layers
+    assert "Loop" not in ops and "Scan" not in ops
+    for node in model.graph.node:
+        if node.op_type == "LSTM":
+            # peephole input P is the 8th; CIFG is a plain LSTM, no input_forget
+            has_p = len(node.input) == 8 and node.input[7] != ""
+            assert has_p == (cell == "peephole")
+            assert "input_forget" not in [a.name for a in node.attribute]
+
+
+@pytest.mark.parametrize("cell", ["peephole", "cifg"])
+@pytest.mark.parametrize(
+    "bidirectional, pooling",
+    # "last" reads the backward direction from its reversed output, "mean" and
+    # "attention" from the output turned back; the poolings themselves are
+    # shared with the LSTM cell and tested above
+    [(False, "attention"), (True, "last"), (True, "mean")],
+)
+def test_custom_cells_token_classifier(rng, cell, bidirectional, pooling):
+    X = _tokens(rng)
+    y = rng.integers(0, 3, size=len(X))
+    clf = LSTMClassifier(
+        cell=cell, bidirectional=bidirectional, pooling=pooling, num_layers=2, **TINY
+    ).fit(X, y)
+    _perturb_custom_cells(clf)
+    model = to_onnx(clf)
+    _check_recurrent_nodes(model, cell, 2 * (2 if bidirectional else 1))
+    sess = _session(model)
+    # the example traced has 3 steps: wider and narrower batches must work
+    for Xb in (X, X[3:4], X[:, :4], np.hstack([X, X])):
+        (proba,) = sess.run(None, {"x": Xb})
+        np.testing.assert_allclose(proba, clf.predict_proba(Xb), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("cell", ["peephole", "cifg"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_custom_cells_numeric_regressor(rng, cell, bidirectional):
+    seqs = _ragged(rng)
+    y = np.array([1000 + 50 * s[:, 0].sum() for s in seqs])
+    reg = LSTMRegressor(
+        cell=cell, bidirectional=bidirectional, pooling="max", num_layers=2, **TINY
+    ).fit(seqs, y)
+    _perturb_custom_cells(reg, seed=1)
+    sess = _session(to_onnx(reg, opset=17))
+    x, lengths = _pad(seqs, fill=1e3)  # padding must not matter
+    (pred,) = sess.run(None, {"x": x, "lengths": lengths})
+    np.testing.assert_allclose(pred, reg.predict(seqs), rtol=RTOL, atol=ATOL)
+
+
 def _fit_or_skip(est, X, y):
     """Fit, or skip where this sklstm lacks the parameter value under test."""
     from sklearn.utils._param_validation import InvalidParameterError
