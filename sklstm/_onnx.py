@@ -306,7 +306,7 @@ def to_onnx(estimator, path=None, *, opset=None):
     path : str or os.PathLike, default=None
         Where to write the model; nothing is written if None.
     opset : int, default=None
-        ONNX opset version; None uses the exporter's default.
+        ONNX opset version, 12 or later; None uses the exporter's default.
 
     Returns
     -------
@@ -365,6 +365,11 @@ def to_onnx(estimator, path=None, *, opset=None):
             "(pipe[:-1].transform(X))."
         )
     check_is_fitted(estimator, "net_")
+    if opset is not None and opset < 12:
+        raise ValueError(
+            f"opset={opset} is too old: the exported graph uses integer Max/Clip, "
+            "which ONNX defines from opset 12. Use opset=12 or later (or None)."
+        )
 
     net = copy.deepcopy(estimator.net_.module_).cpu().eval()
     name = type(estimator).__name__

@@ -273,3 +273,13 @@ def test_errors(rng, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r"pip install sklstm\[onnx\]"):
         to_onnx(clf)
+
+
+def test_too_old_opset_is_a_clear_error():
+    rng = np.random.default_rng(0)
+    X = rng.integers(2, 20, size=(30, 6))
+    clf = LSTMClassifier(hidden_size=4, max_epochs=1, random_state=0).fit(
+        X, rng.integers(0, 2, 30)
+    )
+    with pytest.raises(ValueError, match="opset 12"):
+        to_onnx(clf, opset=11)
