@@ -173,7 +173,7 @@ dropout, pooling
         n_layers = len(self.forward_layers)
         out_b_rev = None
         for i in range(n_layers):
-            if i > 0:
+            if i > 0 and self.training:
                 h = self.dropout(h)
             out_f, _ = self.forward_layers[i](h)
             if self.bidirectional:
@@ -208,7 +208,8 @@ dropout, pooling
             z = torch.where(valid.unsqueeze(2), h * weights.unsqueeze(2), 0.0).sum(1)
         else:  # pragma: no cover - validated by the estimator
             raise ValueError(f"unknown pooling {self.pooling!r}")
-        z = self.dropout(z)
+        if self.training:
+            z = self.dropout(z)
         # The small output layer runs in float64, so a row's result does not
         # depend on which other rows share its batch (float32 GEMM kernels for
         # one row and for many round differently).
