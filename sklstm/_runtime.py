@@ -72,19 +72,23 @@ def _allowed_cpus() -> int:
 
 
 @contextlib.contextmanager
-def thread_limit():
+def thread_limit(max_threads: int | None = None):
     """Cap torch's intra-op threads at what this process may really use.
 
     Inside joblib/loky workers (GridSearchCV(n_jobs=k)), loky sets
     OMP_NUM_THREADS to cores // k for each worker, but torch may already have
     sized its pool; k workers each running a full pool oversubscribe the CPU
-    and run slower than one process. Restored on exit.
+    and run slower than one process. ``max_threads`` caps it further (small
+    networks train as fast on one thread, and much faster when other
+    processes compete for the cores). Restored on exit.
     """
     before = torch.get_num_threads()
     limit = _allowed_cpus()
     env = os.environ.get("OMP_NUM_THREADS")
     if env and env.isdigit() and int(env) > 0:
         limit = min(limit, int(env))
+    if max_threads is not None:
+        limit = min(limit, max_threads)
     limit = max(1, limit)
     if before <= limit:
         yield
