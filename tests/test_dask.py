@@ -7,7 +7,9 @@ from sklearn.model_selection import GridSearchCV
 
 from sklstm import LSTMClassifier
 
-distributed = pytest.importorskip("distributed")
+distributed = pytest.importorskip(
+    "distributed", reason="dask.distributed comes with the test extras (sklstm[dask])"
+)
 
 
 @pytest.fixture(scope="module")

@@ -72,7 +72,7 @@ def test_exogenous_columns_follow_the_target_and_are_not_targets():
 
 
 def test_pandas_input_and_integer_counts():
-    pd = pytest.importorskip("pandas")
+    pd = pytest.importorskip("pandas", reason="pandas comes with the test extras")
     s = pd.Series(np.arange(8), name="passengers")
     X_win, target = make_windows(s, window=3, X=pd.DataFrame({"m": np.arange(8) % 4}))
     assert X_win.dtype == np.float64 and target.dtype == np.float64

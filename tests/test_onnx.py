@@ -11,8 +11,10 @@ from sklearn.pipeline import make_pipeline
 from sklstm import LSTMClassifier, LSTMRegressor, TextSequencer
 from sklstm._onnx import to_onnx
 
-ort = pytest.importorskip("onnxruntime")
-onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip(
+    "onnxruntime", reason="onnxruntime comes with the test extras (sklstm[onnx])"
+)
+onnx = pytest.importorskip("onnx", reason="onnx comes with the test extras")
 
 TINY = dict(hidden_size=8, embedding_dim=4, max_epochs=2, lr=1e-2, random_state=0)
 RTOL, ATOL = 1e-5, 1e-7
@@ -172,22 +174,12 @@ def test_custom_cells_numeric_regressor(rng, cell, bidirectional):
     np.testing.assert_allclose(pred, reg.predict(seqs), rtol=RTOL, atol=ATOL)
 
 
-def _fit_or_skip(est, X, y):
-    """Fit, or skip where this sklstm lacks the parameter value under test."""
-    from sklearn.utils._param_validation import InvalidParameterError
-
-    try:
-        return est.fit(X, y)
-    except (InvalidParameterError, TypeError) as exc:
-        pytest.skip(f"not available in this sklstm: {exc}")
-
-
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_attention_pooling(rng, bidirectional):
     X = _tokens(rng)
     y = rng.integers(0, 2, size=len(X))
     clf = LSTMClassifier(bidirectional=bidirectional, **TINY)
-    clf = _fit_or_skip(clf.set_params(pooling="attention"), X, y)
+    clf = clf.set_params(pooling="attention").fit(X, y)
     (proba,) = _session(to_onnx(clf)).run(None, {"x": X})
     np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=RTOL, atol=ATOL)
 
@@ -195,7 +187,7 @@ def test_attention_pooling(rng, bidirectional):
 def test_lstm_projection_is_refused(rng):
     X = _tokens(rng)
     y = rng.integers(0, 2, size=len(X))
-    clf = _fit_or_skip(LSTMClassifier(proj_size=4, **TINY), X, y)
+    clf = LSTMClassifier(proj_size=4, **TINY).fit(X, y)
     with pytest.raises(NotImplementedError, match="proj_size=0"):
         to_onnx(clf)
 
