@@ -30,6 +30,7 @@ from sklstm._data import (
     SequenceDataset,
     bucket_batches,
     check_sequences,
+    token_tensor,
 )
 from sklstm._module import _CELLS, SequenceNet
 from sklstm._persistence import _VersionedPickleMixin
@@ -741,12 +742,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         same as the general path's (padding never changes a result).
         """
         lengths = seqs.lengths
-        x = seqs.data[:, : int(lengths.max())]
-        if x.max() >= self._n_tokens:
-            x = np.where(x >= self._n_tokens, 1, x)  # unseen ids read as OOV
-        if x.dtype != np.int64 and x.dtype != np.int32:
-            x = x.astype(np.int64)
-        xt = torch.from_numpy(np.ascontiguousarray(x))
+        xt = token_tensor(seqs.data[:, : int(lengths.max())], self._n_tokens)
         with torch.inference_mode(), thread_limit():
             res = module(xt.to(device), torch.from_numpy(lengths))
         return res.cpu().numpy()

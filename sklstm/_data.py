@@ -536,6 +536,17 @@ def _check_kind(estimator, seqs: Sequences) -> None:
         )
 
 
+def token_tensor(x: np.ndarray, n_tokens: int | None) -> torch.Tensor:
+    """Token ids as a tensor for the embedding; ids unseen in fit read as OOV."""
+    if n_tokens is not None and x.size and x.max() >= n_tokens:
+        # ids unseen in fit read as out-of-vocabulary (id 1)
+        x = np.where(x >= n_tokens, 1, x)
+    if x.dtype not in (np.int32, np.int64):
+        x = x.astype(np.int64)
+    # nn.Embedding reads int32 ids as they are: no int64 copy needed
+    return torch.from_numpy(np.ascontiguousarray(x))
+
+
 class SequenceDataset(torch.utils.data.Dataset):
     """Padded sequences, their lengths and optional targets, batched by index.
 
@@ -560,13 +571,7 @@ class SequenceDataset(torch.utils.data.Dataset):
         rows = idx if self.index is None else self.index[idx]
         x = self.data[rows, :T]
         if self.kind == "tokens":
-            if self.n_tokens is not None and x.size and x.max() >= self.n_tokens:
-                # ids unseen in fit read as out-of-vocabulary (id 1)
-                x = np.where(x >= self.n_tokens, 1, x)
-            if x.dtype not in (np.int32, np.int64):
-                x = x.astype(np.int64)
-            # nn.Embedding reads int32 ids as they are: no int64 copy needed
-            xt = torch.from_numpy(np.ascontiguousarray(x))
+            xt = token_tensor(x, self.n_tokens)
         else:
             if x.ndim == 2:
                 x = x[:, :, None]
