@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -218,7 +217,10 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "cell": [StrOptions(set(_CELLS))],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
-        "hidden_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "hidden_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "bidirectional": ["boolean"],
         "proj_size": [Interval(Integral, 0, None, closed="left")],
@@ -228,7 +230,10 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         "embeddings": ["array-like", None],
         "freeze_embeddings": ["boolean"],
         "scale_inputs": ["boolean"],
-        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_epochs": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "lr_schedule": [StrOptions({"plateau", "cosine"}), None],
@@ -504,7 +509,9 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         net.iterator_train__random_state = None
 
         history = net.history
-        loss_curve = [float(row["train_loss"]) for row in history if "train_loss" in row]
+        loss_curve = [
+            float(row["train_loss"]) for row in history if "train_loss" in row
+        ]
         scores = [float(row["valid_score"]) for row in history if "valid_score" in row]
         if early and scores:
             best_loss, best_score = None, max(scores)
@@ -625,7 +632,9 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
                 )
         return callbacks, snapshot
 
-    def _new_net(self, module_kwargs, *, device, callbacks=(), train_split=None, seed=0):
+    def _new_net(
+        self, module_kwargs, *, device, callbacks=(), train_split=None, seed=0
+    ):
         """An uninitialised skorch net for ``SequenceNet(**module_kwargs)``.
 
         Used by ``fit`` and by loaders that rebuild a fitted estimator from
@@ -652,7 +661,9 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             criterion__reduction="none",
             optimizer=optimizer,
             lr=self.lr,
-            max_epochs=AUTO_MAX_EPOCHS if self.max_epochs == "auto" else self.max_epochs,
+            max_epochs=AUTO_MAX_EPOCHS
+            if self.max_epochs == "auto"
+            else self.max_epochs,
             batch_size=self.batch_size,
             iterator_train=BucketBatchLoader,
             iterator_train__shuffle=True,

@@ -89,6 +89,40 @@ def _peephole_forward(xw, w_hh, peep, h, c, save):
     return out, c, gates, cells, tanh_cells
 
 
+def _backward_through_time(m, k_c, k_f, out, d_out, d_cn, c0, w_hh, n_gates):
+    """Gradients of the gate pre-activations, step by step from the last.
+
+    Shared by the peephole and CIFG backward passes. ``m`` holds each gate's
+    local derivative times what it multiplies, the output gate last; ``k_c``
+    is d h_t / d c_t without the output gate's factor; ``k_f`` is
+    d c_t / d c_{t-1}.
+    """
+    T, B, H = out.shape
+    G = n_gates - 1  # gate blocks before the output gate
+    d_a = out.new_empty(T, B, n_gates * H)
+    if d_out is None:
+        d_out = torch.zeros_like(out)
+    dc = torch.zeros_like(c0) if d_cn is None else d_cn
+    dh = d_out[T - 1]
+    for t in range(T - 1, -1, -1):
+        dat = d_a[t]
+        mt = m[t]
+        torch.mul(dh, mt[:, G * H :], out=dat[:, G * H :])
+        dc = torch.addcmul(dc, dh, k_c[t])
+        torch.mul(
+            mt[:, : G * H].view(B, G, H),
+            dc.unsqueeze(1),
+            out=dat[:, : G * H].view(B, G, H),
+        )
+        dc = dc * k_f[t]
+        if t > 0:
+            dh = torch.addmm(d_out[t - 1], dat, w_hh)
+        else:
+            dh = dat @ w_hh
+    # dh, dc: gradients of the initial hidden and cell states
+    return d_a, dh, dc
+
+
 class _PeepholeFunction(torch.autograd.Function):
     """The peephole recurrence as one autograd node with a hand-written backward."""
 
@@ -126,26 +160,7 @@ class _PeepholeFunction(torch.autograd.Function):
         # d c_t / d c_{t-1} (directly and through the i, f peepholes)
         k_f = f + m[..., :H] * p_i + m[..., H : 2 * H] * p_f
 
-        d_a = out.new_empty(T, B, 4 * H)
-        if d_out is None:
-            d_out = torch.zeros_like(out)
-        dc = torch.zeros_like(c0) if d_cn is None else d_cn
-        dh = d_out[T - 1]
-        for t in range(T - 1, -1, -1):
-            dat = d_a[t]
-            mt = m[t]
-            torch.mul(dh, mt[:, 3 * H :], out=dat[:, 3 * H :])
-            dc = torch.addcmul(dc, dh, k_c[t])
-            torch.mul(
-                mt[:, : 3 * H].view(B, 3, H),
-                dc.unsqueeze(1),
-                out=dat[:, : 3 * H].view(B, 3, H),
-            )
-            dc = dc * k_f[t]
-            if t > 0:
-                dh = torch.addmm(d_out[t - 1], dat, w_hh)
-            else:
-                dh = dat @ w_hh
+        d_a, dh, dc = _backward_through_time(m, k_c, k_f, out, d_out, d_cn, c0, w_hh, 4)
         d_w_hh = d_peep = None
         if ctx.needs_input_grad[1]:
             h_prev = torch.cat([h0.unsqueeze(0), out[:-1]])
@@ -225,26 +240,7 @@ class _CIFGFunction(torch.autograd.Function):
         m[..., 2 * H :] *= tc
         k_c = o * (1 - tc * tc)
 
-        d_a = out.new_empty(T, B, 3 * H)
-        if d_out is None:
-            d_out = torch.zeros_like(out)
-        dc = torch.zeros_like(c0) if d_cn is None else d_cn
-        dh = d_out[T - 1]
-        for t in range(T - 1, -1, -1):
-            dat = d_a[t]
-            mt = m[t]
-            torch.mul(dh, mt[:, 2 * H :], out=dat[:, 2 * H :])
-            dc = torch.addcmul(dc, dh, k_c[t])
-            torch.mul(
-                mt[:, : 2 * H].view(B, 2, H),
-                dc.unsqueeze(1),
-                out=dat[:, : 2 * H].view(B, 2, H),
-            )
-            dc = dc * f[t]
-            if t > 0:
-                dh = torch.addmm(d_out[t - 1], dat, w_hh)
-            else:
-                dh = dat @ w_hh
+        d_a, dh, dc = _backward_through_time(m, k_c, f, out, d_out, d_cn, c0, w_hh, 3)
         d_w_hh = None
         if ctx.needs_input_grad[1]:
             h_prev = torch.cat([h0.unsqueeze(0), out[:-1]])

@@ -16,7 +16,9 @@ __all__ = ["load_word_vectors"]
 def _open_text(path):
     path = Path(path)
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
+        return io.TextIOWrapper(
+            gzip.open(path, "rb"), encoding="utf-8", errors="replace"
+        )
     return open(path, encoding="utf-8", errors="replace")
 
 

@@ -297,7 +297,9 @@ def test_padding_never_leaks_into_pooling(pooling, bidirectional, make_tokens):
         pooling=pooling, bidirectional=bidirectional, **dict(EXACT, max_epochs=1)
     ).fit(X, y)
     wider = np.pad(X, ((0, 0), (0, 7)))
-    np.testing.assert_allclose(clf.predict_proba(wider), clf.predict_proba(X), atol=1e-6)
+    np.testing.assert_allclose(
+        clf.predict_proba(wider), clf.predict_proba(X), atol=1e-6
+    )
     ragged = [row[: max(1, int(np.flatnonzero(row).max(initial=0)) + 1)] for row in X]
     np.testing.assert_allclose(
         clf.predict_proba(ragged), clf.predict_proba(X), atol=1e-6
@@ -308,8 +310,9 @@ def test_attention_weights_ignore_padding():
     from sklstm._module import SequenceNet
 
     torch.manual_seed(0)
-    net = SequenceNet(n_outputs=2, n_tokens=20, hidden_size=4, embedding_dim=4,
-                      pooling="attention").eval()
+    net = SequenceNet(
+        n_outputs=2, n_tokens=20, hidden_size=4, embedding_dim=4, pooling="attention"
+    ).eval()
     x = torch.tensor([[3, 4, 5, 0, 0]])
     garbage = torch.tensor([[3, 4, 5, 9, 9]])
     with torch.no_grad():
@@ -385,7 +388,10 @@ def test_embeddings_initialise_and_freeze(tmp_path, freeze):
     texts = ["good film", "bad film", "great movie", "awful movie"] * 10
     labels = [1, 0, 1, 0] * 10
     seq = TextSequencer(min_frequency=1).fit(texts)
-    vecs = {w: np.random.default_rng(i).normal(size=6) for i, w in enumerate(seq.vocabulary_)}
+    vecs = {
+        w: np.random.default_rng(i).normal(size=6)
+        for i, w in enumerate(seq.vocabulary_)
+    }
     path = tmp_path / "v.txt"
     _write_vectors(path, vecs)
     E = load_word_vectors(path, seq, random_state=0)
@@ -448,7 +454,10 @@ def test_every_cell_stacks_bidirectional_and_ignores_padding(cell, make_tokens):
         clf.predict_proba(np.pad(X, ((0, 0), (0, 5)))), clf.predict_proba(X), atol=1e-6
     )
     same = LSTMClassifier(
-        cell=cell, num_layers=2, bidirectional=True, **dict(EXACT, dropout=0.3, max_epochs=2)
+        cell=cell,
+        num_layers=2,
+        bidirectional=True,
+        **dict(EXACT, dropout=0.3, max_epochs=2),
     ).fit(X, y)
     np.testing.assert_array_equal(same.predict_proba(X), clf.predict_proba(X))
 
