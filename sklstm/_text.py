@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from itertools import chain, count, repeat
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import (
@@ -53,6 +54,34 @@ _CHAR_RE = re.compile(r"\S")
 # characters that join documents for a single tokenizing pass (the first one
 # that occurs in no document is used)
 _SEPARATORS = ("\x00", "\ue000", "\ue001", "\U000f0000", "\x01")
+
+
+class _Tokens(NamedTuple):
+    """The tokens of a list of documents, as ``TextSequencer._tokenize`` gives them.
+
+    ``types`` holds the distinct tokens in order of first appearance;
+    ``codes`` has one entry per token of the documents, in order: the token's
+    index in ``types``; ``lengths`` is each document's number of tokens.
+    """
+
+    types: list
+    codes: np.ndarray
+    lengths: np.ndarray
+
+
+def _encode(items: list):
+    """Distinct items in order of first appearance, and each item's index there.
+
+    One ``dict.setdefault`` pass records every item's first position; the
+    rest is numpy.
+    """
+    first: dict = {}
+    pos = np.fromiter(map(first.setdefault, items, count()), np.int64, len(items))
+    index_of_first = np.empty(len(items), dtype=np.int64)
+    index_of_first[np.fromiter(first.values(), np.int64, len(first))] = np.arange(
+        len(first)
+    )
+    return list(first), index_of_first[pos]
 
 
 def _is_missing(value) -> bool:
@@ -288,21 +317,17 @@ class TextSequencer(
             )
         return pattern.findall
 
-    def _tokenize(self, docs: list):
-        """Tokens of all documents as one flat list, and each document's count.
-
-        Returns ``(flat, lengths, keep)``: ``flat`` may hold separator tokens
-        between documents, which ``keep`` (a boolean mask, or None) drops.
-        """
+    def _tokenize(self, docs: list) -> _Tokens:
+        """Tokens of all documents (see :class:`_Tokens`)."""
         split = self._split_function()
-        joinable = self.tokenizer is None and (
+        builtin = self.tokenizer is None and (
             self.analyzer == "char" or self.token_pattern is None
         )
+        # Documents are joined with a character that appears in none of them,
+        # so that one pass handles the whole corpus (one call per document
+        # otherwise).
         sep = None
-        if joinable and docs:
-            # One regex pass over the whole corpus instead of one call per
-            # document: documents are joined with a character that appears in
-            # none of them and that the pattern returns as a token of its own.
+        if builtin and docs:
             sep = next(
                 (
                     c
@@ -311,60 +336,73 @@ class TextSequencer(
                 ),
                 None,
             )
-        if sep is not None:
-            text = sep.join(docs) + sep
+        if sep is None:
             if self.lowercase:
-                text = text.lower()
-            flat = split(text)
-            is_sep = np.fromiter(map(sep.__eq__, flat), dtype=bool, count=len(flat))
-            lengths = np.diff(np.flatnonzero(is_sep), prepend=-1) - 1
-            return flat, lengths, ~is_sep
+                docs = map(str.lower, docs)
+            per_doc = list(map(split, docs))
+            lengths = np.fromiter(map(len, per_doc), np.int64, len(per_doc))
+            return _Tokens(*_encode(list(chain.from_iterable(per_doc))), lengths)
+        # The built-in patterns never match across whitespace, so a text's
+        # tokens are those of its whitespace-separated chunks, in order. Text
+        # repeats the same chunks over and over: split on whitespace (fast, in
+        # C), run the regular expression once per *distinct* chunk, and expand
+        # the result with numpy.
+        chunks, chunk_codes = _encode((f" {sep} ".join(docs) + f" {sep}").split())
+        sep_code = chunks.index(sep)
         if self.lowercase:
-            docs = map(str.lower, docs)
-        tokens = list(map(split, docs))
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-        return list(chain.from_iterable(tokens)), lengths, None
+            chunks = map(str.lower, chunks)
+        per_chunk = list(map(split, chunks))
+        per_chunk[sep_code] = []
+        n_tokens = np.fromiter(map(len, per_chunk), np.int64, len(per_chunk))
+        types, chunk_tokens = _encode(list(chain.from_iterable(per_chunk)))
+        # tokens of the stream of chunks: chunk c's tokens are
+        # chunk_tokens[offsets[c]: offsets[c] + n_tokens[c]]
+        offsets = np.cumsum(n_tokens) - n_tokens
+        stream_n = n_tokens[chunk_codes]
+        ends = np.cumsum(stream_n)
+        total = int(ends[-1])
+        codes = chunk_tokens[
+            np.repeat(offsets[chunk_codes] - (ends - stream_n), stream_n)
+            + np.arange(total)
+        ]
+        lengths = np.diff(ends[chunk_codes == sep_code], prepend=0)
+        return _Tokens(types, codes, lengths)
 
     # --- fitting ---------------------------------------------------------------
-    def _learn(self, flat: list, keep):
-        """Learn the vocabulary; return it with the ids of ``flat``'s tokens.
+    def _learn(self, tokens: _Tokens):
+        """Learn the vocabulary; return it and the token ids.
 
-        One pass of ``dict.setdefault`` gives every token the position of its
-        first occurrence; counting, ranking and id lookup are then numpy work.
-        Ranking is by decreasing count, ties by first appearance.
+        Ranking is by decreasing count, ties by first appearance (the order
+        of ``tokens.types``).
         """
-        first_seen: dict = {}
-        first = np.fromiter(
-            map(first_seen.setdefault, flat, count()), dtype=np.int64, count=len(flat)
-        )
-        if keep is not None:  # drop the document separators
-            first = first[keep]
-        counts = np.bincount(first, minlength=len(flat))
-        distinct = np.flatnonzero(counts)  # first positions, in order of appearance
+        counts = np.bincount(tokens.codes, minlength=len(tokens.types))
+        distinct = np.flatnonzero(counts)
         freq = counts[distinct]
         order = np.argsort(-freq, kind="stable")
         distinct, freq = distinct[order], freq[order]
         min_count = self.min_frequency
         if isinstance(min_count, Real) and not isinstance(min_count, Integral):
-            min_count = min_count * len(first)
+            min_count = min_count * len(tokens.codes)
         selected = distinct[freq >= min_count][: self.max_features]
         n_ids = len(selected) + OOV_ID + 1
         dtype = np.int32 if n_ids <= np.iinfo(np.int32).max else np.int64
-        id_of_first = np.full(len(flat), OOV_ID, dtype=dtype)
-        id_of_first[selected] = np.arange(OOV_ID + 1, n_ids, dtype=dtype)
+        id_of_type = np.full(len(tokens.types), OOV_ID, dtype=dtype)
+        id_of_type[selected] = np.arange(OOV_ID + 1, n_ids, dtype=dtype)
+        types = tokens.types
         vocabulary = {
-            flat[i]: int(i_id) for i, i_id in zip(selected, id_of_first[selected])
+            types[i]: int(i_id) for i, i_id in zip(selected, id_of_type[selected])
         }
-        return vocabulary, id_of_first[first]
+        return vocabulary, id_of_type[tokens.codes]
 
     def _fit(self, docs: list):
-        """Fit on documents; return the ids of their tokens and their lengths."""
-        flat, lengths, keep = self._tokenize(docs)
+        """Fit on documents; return their token ids and lengths."""
+        tokens = self._tokenize(docs)
         if self.vocabulary is not None:
             self.vocabulary_ = _check_vocabulary(self.vocabulary)
-            ids = self._ids(flat, keep)
+            ids = self._ids(tokens)
         else:
-            self.vocabulary_, ids = self._learn(flat, keep)
+            self.vocabulary_, ids = self._learn(tokens)
+        lengths = tokens.lengths
         longest = int(lengths.max()) if len(lengths) else 0
         self.max_len_ = (
             int(self.max_len) if self.max_len is not None else max(longest, 1)
@@ -429,38 +467,36 @@ class TextSequencer(
             width is the fitted ``max_len_``.
         """
         check_is_fitted(self)
-        flat, lengths, keep = self._tokenize(_check_texts(X, fitting=False))
-        return self._pad(self._ids(flat, keep), lengths)
+        tokens = self._tokenize(_check_texts(X, fitting=False))
+        return self._pad(self._ids(tokens), tokens.lengths)
 
-    def _ids(self, flat: list, keep) -> np.ndarray:
-        """Vocabulary ids of the flat tokens (out-of-vocabulary: 1)."""
+    def _ids(self, tokens: _Tokens) -> np.ndarray:
+        """Vocabulary ids of the tokens (out-of-vocabulary: 1)."""
         n_ids = max(self.vocabulary_.values(), default=OOV_ID) + 1
         dtype = np.int32 if n_ids <= np.iinfo(np.int32).max else np.int64
-        ids = np.fromiter(
-            map(self.vocabulary_.get, flat, repeat(OOV_ID)),
+        id_of_type = np.fromiter(
+            map(self.vocabulary_.get, tokens.types, repeat(OOV_ID)),
             dtype=dtype,
-            count=len(flat),
+            count=len(tokens.types),
         )
-        return ids if keep is None else ids[keep]
+        return id_of_type[tokens.codes]
 
     def _pad(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Padded id matrix from all documents' ids: one vectorised scatter."""
+        """Padded id matrix from all documents' ids, without a Python loop."""
         n, width = len(lengths), self.max_len_
         out = np.zeros((n, width), dtype=ids.dtype)
-        total = int(lengths.sum())
-        if total == 0:
+        if not len(ids):
             return out
-        doc = np.repeat(np.arange(n), lengths)
-        starts = np.cumsum(lengths) - lengths
-        pos = np.arange(total) - np.repeat(starts, lengths)
         if lengths.max() > width:
-            if self.truncating == "pre":
-                pos -= np.repeat(np.maximum(lengths - width, 0), lengths)
-                keep_pos = pos >= 0
+            starts = np.cumsum(lengths) - lengths
+            pos = np.arange(len(ids)) - np.repeat(starts, lengths)
+            if self.truncating == "pre":  # keep each document's last tokens
+                keep = pos >= np.repeat(lengths - width, lengths)
             else:
-                keep_pos = pos < width
-            doc, pos, ids = doc[keep_pos], pos[keep_pos], ids[keep_pos]
-        out[doc, pos] = ids
+                keep = pos < width
+            ids, lengths = ids[keep], np.minimum(lengths, width)
+        # row-major boolean mask of the real tokens: one sequential pass
+        out[np.arange(width) < lengths[:, None]] = ids
         return out
 
     # --- the way back ----------------------------------------------------------

@@ -6,6 +6,7 @@ layout, and property-based tests of the input rule and of TextSequencer.
 """
 
 import re
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -477,6 +478,11 @@ def test_text_sequencer_on_any_text(
     np.testing.assert_array_equal(seq.fit_transform(train), seq.transform(train))
 
     split = _WORD_RE.findall if analyzer == "word" else _CHAR_RE.findall
+    # the vocabulary ranks tokens by count, ties by first appearance
+    counts = Counter(t for doc in train for t in split(doc.lower()))
+    ranked = sorted(counts, key=counts.__getitem__, reverse=True)  # stable
+    expected = [t for t in ranked if counts[t] >= min_frequency]
+    assert sorted(seq.vocabulary_, key=seq.vocabulary_.__getitem__) == expected
     for doc, row, back in zip(test, Xt, seq.inverse_transform(Xt)):
         tokens = [t if t in seq.vocabulary_ else OOV_TOKEN for t in split(doc.lower())]
         if len(tokens) > seq.max_len_:
