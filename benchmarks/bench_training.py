@@ -451,7 +451,7 @@ def _worker_warmup(X, y):
     return os.getpid(), _torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
 
 
-def grid_search_fit(X, y, n_jobs):
+def grid_search_fit(X, y, n_jobs, cv=5):
     from sklearn.model_selection import GridSearchCV
 
     from sklstm import LSTMClassifier
@@ -467,7 +467,7 @@ def grid_search_fit(X, y, n_jobs):
             random_state=0,
         ),
         {"hidden_size": [32, 64], "lr": [1e-3, 3e-3]},
-        cv=2,
+        cv=cv,
         n_jobs=n_jobs,
     )
     gs.fit(X, y)

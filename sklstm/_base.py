@@ -731,7 +731,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         module = self.net_.module_
         if module.training:
             module.eval()
-        device = next(module.parameters()).device
+        device = module.head.weight.device
         n = len(seqs)
         if n <= SMALL_PREDICT and seqs.kind == "tokens":
             return self._forward_small(seqs, module, device)

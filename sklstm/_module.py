@@ -186,7 +186,11 @@ dropout, pooling
             else:
                 h = out_f
 
-        if self.pooling == "last":
+        if self.pooling == "last" and h.shape[0] == 1:
+            z = out_f[:, int(last_idx[0])]  # one sequence: a view, no gather
+            if self.bidirectional:
+                z = torch.cat([z, out_b_rev[:, int(last_idx[0])]], dim=1)
+        elif self.pooling == "last":
             z = out_f[rows, last_idx]
             if self.bidirectional:
                 # the backward direction ends at the sequence's first step
