@@ -16,12 +16,15 @@ module adds:
 - Agreement. Early stopping, the learning-rate plateau and the stop on a
   non-finite loss decide on the history; a process that stops while another
   goes on waits forever in the next gradient all-reduce. So the validation
-  set is not sharded (every process evaluates all of it, and skorch's gather
-  of the predictions is skipped: gathered predictions would not match the
-  local targets), the training loss of every batch is averaged over the
-  processes before it is recorded, and at the end of each epoch the main
-  process's losses and score are broadcast and recorded on every process
-  before any callback decides.
+  set is not sharded (every process evaluates all of it, so the validation
+  loss and score are the same everywhere), the training loss of every batch
+  is averaged over the processes before it is recorded and checked, and at
+  the end of each epoch the main process's losses and score are broadcast
+  and recorded on every process before any callback decides.
+- No gathering. AccelerateMixin's ``evaluation_step`` (behind
+  ``net.forward`` and ``net.predict``, e.g. called by a callback during fit)
+  gathers the outputs of all processes; with unsharded data that would
+  repeat every row once per process. It returns this process's outputs.
 - Hand-off. After training, the fitted estimator holds a plain skorch net
   with the unwrapped module on ``accelerator.device``: it predicts, pickles
   and saves like any fitted estimator, and holds no reference to the
@@ -131,10 +134,11 @@ class _AcceleratedSequenceNet(AccelerateMixin, _SequenceNeuralNet):
         return super(AccelerateMixin, self).get_iterator(dataset, training=training)
 
     def evaluation_step(self, batch, training=False):
-        # Not AccelerateMixin.evaluation_step, which gathers the predictions
-        # of all processes: the validation set is not sharded, each process
-        # evaluates all of it and keeps its own predictions, which match the
-        # targets it holds.
+        # Not AccelerateMixin.evaluation_step, which gathers the outputs of
+        # all processes: sklstm shards only the training batches, so a process
+        # evaluating data has all of it, and gathering would repeat each row
+        # once per process. (The validation loss does not come through here:
+        # skorch's validation_step calls infer directly.)
         return super(AccelerateMixin, self).evaluation_step(batch, training=training)
 
     def train_step(self, batch, **fit_params):

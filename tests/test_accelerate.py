@@ -206,15 +206,19 @@ WORKER = textwrap.dedent(
     import numpy as np
     from accelerate import Accelerator
     from skorch.callbacks import Callback
-    from sklstm import LSTMClassifier
+    from sklstm import LSTMClassifier, LSTMRegressor
 
     class SeenRows(Callback):
         # what this process trains on: rows per epoch, the sequences of epoch 1
         def on_train_begin(self, net, **kwargs):
-            self.rows_, self.first_epoch_ = [], []
+            self.rows_, self.first_epoch_, self.eval_rows_ = [], [], None
         def on_epoch_begin(self, net, **kwargs):
             self.rows_.append(0)
         def on_batch_end(self, net, batch, training, **kwargs):
+            if training and self.eval_rows_ is None:
+                # what net.forward/predict would see if a callback called it
+                # during fit: this process's rows, not all processes' rows
+                self.eval_rows_ = len(net.evaluation_step(batch))
             if training:
                 x, lengths = batch[0]["x"], batch[0]["lengths"]
                 self.rows_[-1] += len(lengths)
@@ -246,6 +250,28 @@ WORKER = textwrap.dedent(
         random_state=None, callbacks=[seen], accelerator=acc,
     ).fit(X, y)
     weights = clf.net_.module_.state_dict()
+    last_epoch = clf.net_.history[-1, "batches"]
+
+    class PoisonOneProcess(Callback):
+        # a NaN in one input of the 3rd batch of epoch 2, on process 1 only
+        def on_batch_begin(self, net, batch, training, **kwargs):
+            if (
+                training and acc.process_index == 1 and len(net.history) == 2
+                and len(net.history[-1]["batches"]) == 3
+            ):
+                batch[0]["x"][0, 0, 0] = float("nan")
+
+    rng = np.random.default_rng(2)
+    Xr = rng.normal(size=(200, 8, 2)).astype(np.float32)
+    reg = LSTMRegressor(
+        hidden_size=8, batch_size=20, max_epochs=4, random_state=0,
+        callbacks=[PoisonOneProcess()], accelerator=acc,
+    )
+    try:
+        reg.fit(Xr, Xr[:, :, 0].sum(axis=1))
+        nan_error = None
+    except FloatingPointError as exc:
+        nan_error = str(exc)
     result = dict(
         rank=acc.process_index,
         world=acc.num_processes,
@@ -253,11 +279,16 @@ WORKER = textwrap.dedent(
         loss_curve=clf.loss_curve_,
         scores=clf.validation_scores_,
         rows=seen.rows_,
+        eval_rows=seen.eval_rows_,
         first_epoch=seen.first_epoch_,
         batches=[int(b) for b in clf.net_.history[:, "train_batch_count"]],
+        batch_losses=[b["train_loss"] for b in last_epoch if "train_loss" in b],
+        batch_sizes=[b["train_batch_size"] for b in last_epoch if "train_loss" in b],
         weights=[v.double().sum().item() for v in weights.values()],
         accuracy=float((clf.predict(X_test) == y_test).mean()),
         accelerator=clf.get_params()["accelerator"] is acc,
+        nan_error=nan_error,
+        reg_fitted=hasattr(reg, "net_"),
     )
     with open(f"{out}/rank{acc.process_index}.json", "w") as f:
         json.dump(result, f)
@@ -301,7 +332,7 @@ def test_two_processes_share_batches_and_stop_together(tmp_path):
         str(tmp_path),
     ]
     proc = subprocess.run(
-        cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path
+        cmd, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     r0, r1 = (json.loads((tmp_path / f"rank{i}.json").read_text()) for i in (0, 1))
@@ -322,11 +353,25 @@ def test_two_processes_share_batches_and_stop_together(tmp_path):
     for a, b in zip(r0["rows"], r1["rows"], strict=True):
         assert n_train <= a + b <= n_train + 40
         assert abs(a - b) <= 40
+    # no gathering of predictions in the net's evaluation step (a batch of 40)
+    assert r0["eval_rows"] == r1["eval_rows"] == 40
     # the two shards of epoch 1 are the training set: disjoint but for the
     # one wrapped-around batch, and no validation rows (same split everywhere)
     seen0, seen1 = set(r0["first_epoch"]), set(r1["first_epoch"])
     assert len(seen0 | seen1) >= n_train - 10  # a few sequences are duplicates
     assert len(seen0 | seen1) <= n_train
     assert len(seen0 & seen1) <= 40
+    # each step's training loss is the mean over both processes' batches,
+    # weighted by their sizes (the per-batch values are not broadcast)
+    assert r0["batch_losses"] == r1["batch_losses"]
+    assert len(r0["batch_losses"]) == 14
+    assert r0["batch_sizes"] == r1["batch_sizes"]
+    assert n_train <= sum(r0["batch_sizes"]) <= n_train + 40
     # the accelerator parameter survives fit
     assert r0["accelerator"] and r1["accelerator"]
+    # a NaN loss on one process stops both at the same step (instead of one
+    # process waiting forever for the other), and leaves both unfitted
+    assert r0["nan_error"] is not None
+    assert "in epoch 2" in r0["nan_error"]
+    assert r0["nan_error"] == r1["nan_error"]
+    assert not r0["reg_fitted"] and not r1["reg_fitted"]
