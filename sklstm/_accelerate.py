@@ -34,7 +34,7 @@ module adds:
 from __future__ import annotations
 
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, GradientNormClipping
 
 # skorch.hf imports no Hugging Face library itself; accelerate is imported in
 # the functions that need it, so that this module (collected by doctest runs)
@@ -170,6 +170,24 @@ class _AcceleratedSequenceNet(AccelerateMixin, _SequenceNeuralNet):
             # the local batch sizes; the loss is now the mean over all
             # processes' batches, so weight it by their total size
             self.history.record_batch("train_batch_size", n)
+
+
+class _AcceleratedClipping(GradientNormClipping):
+    """Gradient-norm clipping through ``accelerator.clip_grad_norm_``.
+
+    With fp16 mixed precision the gradients are scaled by the loss scaler
+    until the optimizer step; the accelerator unscales them before clipping,
+    skorch's GradientNormClipping would clip the scaled ones.
+    """
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        if self.gradient_clip_value is None:
+            return
+        net.accelerator.clip_grad_norm_(
+            [p for _, p in named_parameters],
+            max_norm=self.gradient_clip_value,
+            norm_type=self.gradient_clip_norm_type,
+        )
 
 
 class _AgreeAcrossProcesses(Callback):

@@ -614,7 +614,10 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         snapshot = _EpochSnapshot()
         callbacks.append(("snapshot", snapshot))
         if self.max_grad_norm is not None:
-            callbacks.append(("clip", GradientNormClipping(self.max_grad_norm)))
+            clipping = GradientNormClipping
+            if accelerator is not None:
+                from sklstm._accelerate import _AcceleratedClipping as clipping
+            callbacks.append(("clip", clipping(self.max_grad_norm)))
         if early:
             callbacks.append(("valid_score", _ValidationScore(self._score_fn)))
             monitor, lower = "valid_score", False
