@@ -249,6 +249,9 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "module_kwargs": [dict, None],
         "device": [str, torch.device],
+        # an accelerate.Accelerator: checked in fit, where accelerate (an
+        # optional dependency) is imported
+        "accelerator": "no_validation",
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -284,6 +287,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         warm_start=False,
         module_kwargs=None,
         device="cpu",
+        accelerator=None,
         random_state=None,
         verbose=0,
     ):
@@ -315,8 +319,19 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         self.warm_start = warm_start
         self.module_kwargs = module_kwargs
         self.device = device
+        self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if state.get("accelerator") is not None:
+            # An Accelerator is this process's handle on its process group and
+            # devices, meaningless in another process; the fitted net holds no
+            # reference to it (see _accelerate.release). Copy: the state may
+            # be the live __dict__.
+            state = dict(state, accelerator=None)
+        return state
 
     # --- hooks for subclasses -------------------------------------------------
     _is_classifier = False
@@ -404,10 +419,22 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             for k, v in target_attrs.items():
                 setattr(self, k, v)
         weights = self._sample_weight(y_enc, sample_weight)
-        device = (
-            resolve_device(self.device) if isinstance(self.device, str) else self.device
-        )
+        accelerator = self.accelerator
+        if accelerator is not None:
+            from sklstm import _accelerate
+
+            device = _accelerate.check_accelerator(
+                self, partial=partial, warm=self.warm_start
+            )
+        else:
+            device = (
+                resolve_device(self.device)
+                if isinstance(self.device, str)
+                else self.device
+            )
         seed = seed_from(self.random_state)
+        if accelerator is not None:
+            seed = _accelerate.shared_seed(accelerator, seed)
         if warm:
             # a different stream for every continuation, still reproducible
             seed = (seed + 7919 * len(self.net_.history)) % (2**32)
@@ -460,7 +487,9 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
                         "(TextSequencer does), or lower embedding_dim."
                     )
             net_kwargs.update(self.module_kwargs or {})
-            net = self._new_net(net_kwargs, device=device, seed=seed)
+            net = self._new_net(
+                net_kwargs, device=device, seed=seed, accelerator=accelerator
+            )
 
         if weights is not None:
             full = _WeightedDataset(seqs, y_enc, n_tokens=n_tokens)
@@ -474,7 +503,9 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             train_ds, valid_ds = full, None
 
         max_epochs, min_epochs = self._epoch_budget(len(train_ds), early)
-        callbacks, snapshot = self._callbacks(early, max_epochs, min_epochs)
+        callbacks, snapshot = self._callbacks(
+            early, max_epochs, min_epochs, accelerator=accelerator
+        )
         net.callbacks = callbacks
         net.train_split = predefined_split(valid_ds) if early else None
         net.max_epochs = max_epochs
@@ -503,6 +534,12 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         interrupted = getattr(net, "interrupted_", False)
         if interrupted:
             self._keep_last_epoch(net, snapshot, early)
+        if accelerator is not None:
+            # the fitted estimator holds a plain net: it predicts in one
+            # process, pickles and saves without the accelerator
+            net = _accelerate.release(
+                net, self._new_net(net.get_params_for("module"), device=device)
+            )
         net.module_.eval()
         # the validation set and the generator must not travel inside saved models
         net.train_split = None
@@ -572,17 +609,26 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         max_epochs = max(AUTO_MAX_EPOCHS, math.ceil(AUTO_MAX_STEPS / steps_per_epoch))
         return max_epochs, math.ceil(AUTO_MIN_STEPS / steps_per_epoch)
 
-    def _callbacks(self, early, max_epochs, min_epochs=0):
+    def _callbacks(self, early, max_epochs, min_epochs=0, accelerator=None):
         callbacks = [("finite_loss", _StopOnNonFiniteLoss())]
         snapshot = _EpochSnapshot()
         callbacks.append(("snapshot", snapshot))
         if self.max_grad_norm is not None:
-            callbacks.append(("clip", GradientNormClipping(self.max_grad_norm)))
+            clipping = GradientNormClipping
+            if accelerator is not None:
+                from sklstm._accelerate import _AcceleratedClipping as clipping
+            callbacks.append(("clip", clipping(self.max_grad_norm)))
         if early:
             callbacks.append(("valid_score", _ValidationScore(self._score_fn)))
             monitor, lower = "valid_score", False
         else:
             monitor, lower = "train_loss", True
+        if accelerator is not None and accelerator.num_processes > 1:
+            from sklstm._accelerate import _AgreeAcrossProcesses
+
+            # after the validation score, before anything that decides on
+            # the history: every process must take the same decisions
+            callbacks.append(("agree", _AgreeAcrossProcesses()))
         if self.lr_schedule == "plateau":
             callbacks.append(
                 (
@@ -614,7 +660,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
                     threshold=self.tol,
                     threshold_mode="abs",
                     load_best=bool(early),
-                    sink=print if self.verbose else _silent,
+                    sink=_sink(self.verbose, accelerator),
                 ),
             )
         )
@@ -633,12 +679,20 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         return callbacks, snapshot
 
     def _new_net(
-        self, module_kwargs, *, device, callbacks=(), train_split=None, seed=0
+        self,
+        module_kwargs,
+        *,
+        device,
+        callbacks=(),
+        train_split=None,
+        seed=0,
+        accelerator=None,
     ):
         """An uninitialised skorch net for ``SequenceNet(**module_kwargs)``.
 
         Used by ``fit`` and by loaders that rebuild a fitted estimator from
-        saved weights (``net.initialize()`` then ``load_state_dict``).
+        saved weights (``net.initialize()`` then ``load_state_dict``). With an
+        ``accelerator`` (fit only), a net that trains through it.
         """
         optimizer = self.optimizer
         optimizer_kwargs = dict(self.optimizer_kwargs or {})
@@ -650,12 +704,39 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             ):
                 # one fused kernel per step instead of a loop over tensors: the
                 # dense embedding gradient makes this ~15% of an epoch
-                if _fused_adam_supported(torch.device(device)):
+                fused = _fused_adam_supported(torch.device(device))
+                if accelerator is not None:
+                    # the optimizer is built while the module is still on
+                    # the CPU; the accelerator moves it afterwards
+                    fused = fused and _fused_adam_supported(torch.device("cpu"))
+                if fused:
                     optimizer_kwargs["fused"] = True
             optimizer = _OPTIMIZERS[optimizer]
         optimizer_params = {f"optimizer__{k}": v for k, v in optimizer_kwargs.items()}
         module_params = {f"module__{k}": v for k, v in module_kwargs.items()}
-        return _SequenceNeuralNet(
+        net_cls, extra = _SequenceNeuralNet, {"device": str(device)}
+        if accelerator is not None:
+            from sklstm._accelerate import _AcceleratedSequenceNet
+
+            net_cls = _AcceleratedSequenceNet
+            extra = {
+                "accelerator": accelerator,
+                # accelerate places the module; skorch must not (it refuses
+                # a device alongside a placing accelerator)
+                "device": None,
+                # unwrapped by hand after training (_accelerate.release),
+                # after EarlyStopping has loaded the best weights into the
+                # still wrapped module
+                "unwrap_after_train": False,
+                # skorch's PrintLog prints to any sink other than print
+                # whatever net.verbose says; print once per machine, or not
+                "callbacks__print_log__sink": _sink(self.verbose, accelerator),
+                "iterator_train__num_shards": accelerator.num_processes,
+                "iterator_train__shard_index": accelerator.process_index,
+                "iterator_train__device": accelerator.device,
+                "iterator_valid__device": accelerator.device,
+            }
+        return net_cls(
             module=SequenceNet,
             criterion=self._criterion(),
             criterion__reduction="none",
@@ -672,8 +753,8 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             iterator_valid__shuffle=False,
             train_split=train_split,
             callbacks=list(callbacks),
-            device=str(device),
             verbose=self.verbose,
+            **extra,
             **module_params,
             **optimizer_params,
         )
@@ -801,6 +882,13 @@ def _fused_adam_supported(device: torch.device) -> bool:
 
 def _silent(*args, **kwargs):
     return None
+
+
+def _sink(verbose, accelerator):
+    """Where early stopping reports: nowhere, or printed once per machine."""
+    if not verbose:
+        return _silent
+    return print if accelerator is None else accelerator.print
 
 
 def _subset(ds: SequenceDataset, idx: np.ndarray) -> SequenceDataset:

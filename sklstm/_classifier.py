@@ -127,6 +127,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         class_weight=None,
         module_kwargs=None,
         device="cpu",
+        accelerator=None,
         random_state=None,
         verbose=0,
     ):
@@ -159,6 +160,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             warm_start=warm_start,
             module_kwargs=module_kwargs,
             device=device,
+            accelerator=accelerator,
             random_state=random_state,
             verbose=verbose,
         )

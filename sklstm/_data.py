@@ -627,6 +627,45 @@ def bucket_batches(
     return [batches[i] for i in order]
 
 
+def shard_batches(batches: list, num_shards: int, shard_index: int) -> list:
+    """The batches of process ``shard_index`` out of ``num_shards``.
+
+    Process i gets batches i, i + k, i + 2k, ... of the epoch's list (k =
+    ``num_shards``). Every process gets the same number of batches,
+    ``ceil(len(batches) / k)``: a distributed step needs every process to
+    take part, so unequal shards would hang the processes. When the count is
+    not a multiple of k, the list wraps around: the last shards are filled up
+    with the first batches of the list (at most k - 1 batches are seen twice
+    in the epoch; like ``torch.utils.data.DistributedSampler`` without
+    ``drop_last``). Wrapping rather than dropping keeps every sample in every
+    epoch, and gives every process a batch even when there are fewer batches
+    than processes. Every process must pass the same list (same seed).
+    """
+    if num_shards < 1 or not 0 <= shard_index < num_shards:
+        raise ValueError(
+            f"shard_index must be in [0, num_shards), got shard_index="
+            f"{shard_index} and num_shards={num_shards}."
+        )
+    n = len(batches)
+    if num_shards == 1 or n == 0:
+        return list(batches)
+    per_shard = -(-n // num_shards)
+    return [
+        batches[j % n] for j in range(shard_index, per_shard * num_shards, num_shards)
+    ]
+
+
+def _to_device(obj, device):
+    """Tensors (also inside dicts, tuples and lists) moved to ``device``."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, tuple | list):
+        return type(obj)(_to_device(v, device) for v in obj)
+    return obj
+
+
 class BucketBatchLoader:
     """Iterator over length-bucketed batches, used as skorch's ``iterator_*``.
 
@@ -639,18 +678,37 @@ class BucketBatchLoader:
         sorted-by-length order otherwise.
     random_state : numpy.random.Generator or None
         Generator shared across epochs, so each epoch gets new batches.
+    num_shards, shard_index : int, default=1 and 0
+        Distributed training: yield only this process's share of each epoch's
+        batches (see :func:`shard_batches`). The bucketing is unchanged: the
+        whole epoch's batches are formed first, then shared out.
+    device : torch.device or None, default=None
+        Move every batch there (with Accelerate, which places the model but
+        does not move batches from a loader that is not a ``DataLoader``).
     """
 
     def __init__(
-        self, dataset, batch_size=64, shuffle=False, random_state=None, **kwargs
+        self,
+        dataset,
+        batch_size=64,
+        shuffle=False,
+        random_state=None,
+        num_shards=1,
+        shard_index=0,
+        device=None,
+        **kwargs,
     ):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
+        self.num_shards = num_shards
+        self.shard_index = shard_index
+        self.device = device
 
     def __len__(self) -> int:
-        return -(-len(self.dataset) // self.batch_size)
+        n = -(-len(self.dataset) // self.batch_size)
+        return -(-n // self.num_shards) if n else 0
 
     def __iter__(self):
         rng = None
@@ -659,7 +717,13 @@ class BucketBatchLoader:
             if rng is None:
                 rng = np.random.default_rng()
         pool = TRAIN_POOL_BATCHES if self.shuffle else 1
-        for idx in bucket_batches(
+        batches = bucket_batches(
             self.dataset.lengths, self.batch_size, rng=rng, pool_batches=pool
-        ):
-            yield self.dataset.batch(idx)
+        )
+        if self.num_shards > 1:
+            batches = shard_batches(batches, self.num_shards, self.shard_index)
+        for idx in batches:
+            batch = self.dataset.batch(idx)
+            if self.device is not None:
+                batch = _to_device(batch, self.device)
+            yield batch

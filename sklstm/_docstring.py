@@ -151,6 +151,21 @@ default="adam"
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
         Where the network trains and predicts. ``"auto"`` uses CUDA when it is
         available. Any ``torch.device`` string such as ``"cuda:1"`` works.
+        With an ``accelerator``, the accelerator chooses the device
+        (``accelerator.device``) and ``device`` must be ``"auto"`` or name
+        the same kind of device (``"cuda"`` for a GPU accelerator, ``"cpu"``
+        for ``Accelerator(cpu=True)``); anything else raises a ValueError.
+
+    accelerator : accelerate.Accelerator or None, default=None
+        Train through Hugging Face Accelerate (install ``sklstm[accelerate]``),
+        e.g. on several GPUs with ``accelerate launch``: each process trains
+        on its share of every epoch's length-bucketed batches, evaluates the
+        whole validation set, and all processes take the same stopping
+        decisions. Only ``fit`` from scratch: ``partial_fit`` and
+        ``warm_start=True`` raise a ValueError. The fitted estimator holds a
+        plain network on ``accelerator.device`` and no reference to the
+        accelerator; pickling, copying and :func:`sklstm.save` store this
+        parameter as None. See :ref:`multi-gpu`.
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout, batch order and the validation

@@ -189,6 +189,11 @@ class _Writer:
             return self.skops(est, where)
         name = cls.__name__
         params = est.get_params(deep=False)
+        if params.get("accelerator") is not None:
+            # as when pickled: an Accelerator is a handle on this process's
+            # devices and process group, and the fitted network holds no
+            # reference to it; the loaded estimator gets accelerator=None
+            params = dict(params, accelerator=None)
         node = {
             "type": "estimator",
             "class": _class_name(cls),
