@@ -10,9 +10,9 @@ class _VersionedPickleMixin:
     """Record the sklstm version in pickles; warn when loading another one."""
 
     def __getstate__(self):
-        state = super().__getstate__()
-        state["_sklstm_version"] = __version__
-        return state
+        # a copy: scikit-learn hands back the live __dict__ for estimators
+        # outside its own package, and pickling must not change the estimator
+        return dict(super().__getstate__(), _sklstm_version=__version__)
 
     def __setstate__(self, state):
         saved = state.pop("_sklstm_version", None)

@@ -335,8 +335,10 @@ def test_saved_models_record_the_sklstm_version_and_warn_on_another(kind, token_
         est = LSTMClassifier(**SMALL).fit(X, y)
     else:
         est = sklstm.TextSequencer().fit(["a b"])
+    before = set(vars(est))
     blob = pickle.dumps(est)
     assert sklstm.__version__.encode() in blob
+    assert set(vars(est)) == before  # pickling does not change the estimator
     with warnings.catch_warnings():
         warnings.simplefilter("error", InconsistentVersionWarning)
         pickle.loads(blob)  # same version: silent
