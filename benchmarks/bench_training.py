@@ -456,7 +456,8 @@ def grid_search_fit(X, y, n_jobs, cv=5):
 
     from sklstm import LSTMClassifier
 
-    # 4 candidates x 2 folds of 3-epoch fits: a small but realistic search
+    # 4 candidates x 5 folds (scikit-learn's default cv) of 3-epoch fits: a
+    # small but realistic search
     # (with 1-epoch fits on tiny data, dispatch overhead is all one measures)
     gs = GridSearchCV(
         LSTMClassifier(
@@ -781,7 +782,7 @@ def main(argv=None):
             "ideal_speedup_estimate": ideal,
         }
         print(
-            f"\nGridSearchCV (4 candidates x cv=2 + refit, 3 epochs, {n_grid} docs): n_jobs=1 "
+            f"\nGridSearchCV (4 candidates x cv=5 + refit, 3 epochs, {n_grid} docs): n_jobs=1 "
             f"{t1:.2f} s, n_jobs=2 {t2:.2f} s -> speed-up {t1 / t2:.2f}x "
             f"(worker start-up + warm-up, excluded: {startup:.1f} s; {n_workers} "
             f"workers, torch threads/OMP_NUM_THREADS there: {probe})"
