@@ -87,7 +87,9 @@ def test_learning_curve_and_halving_search(series):
 def test_permutation_importance_finds_the_informative_steps(rng):
     X = rng.normal(size=(200, 8))
     y = X[:, -1] + X[:, -2]
-    reg = LSTMRegressor(hidden_size=16, max_epochs=40, lr=1e-2, random_state=0).fit(X, y)
+    reg = LSTMRegressor(hidden_size=16, max_epochs=40, lr=1e-2, random_state=0).fit(
+        X, y
+    )
     imp = permutation_importance(reg, X, y, n_repeats=3, random_state=0)
     top = set(np.argsort(imp.importances_mean)[-2:])
     assert top == {6, 7}
@@ -102,5 +104,7 @@ def test_text_pipeline_in_a_meta_estimator():
 
 
 def test_html_repr_shows_the_changed_hyperparameters():
-    html = make_pipeline(TextSequencer(max_len=64), LSTMClassifier(hidden_size=7))._repr_html_()
+    html = make_pipeline(
+        TextSequencer(max_len=64), LSTMClassifier(hidden_size=7)
+    )._repr_html_()
     assert "LSTMClassifier" in html and "hidden_size" in html and "max_len" in html
