@@ -190,6 +190,12 @@ class _ExportNet(nn.Module):
     SequenceNet's own buffers. The output layer runs in float64 like the
     SequenceNet's; then softmax (classifier) or the inverse target scaling
     (regressor).
+
+    Why a forward of its own rather than SequenceNet.forward: the eager
+    forward takes data-dependent shortcuts (no gather when every sequence is
+    full, a view for a single sequence) that tracing would freeze into the
+    graph as constants; this one uses only shape-agnostic ops. The ONNX tests
+    check both against each other for every cell, pooling and direction.
     """
 
     def __init__(
