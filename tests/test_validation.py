@@ -31,6 +31,16 @@ def _y(Est, n=N):
     return y if Est is LSTMClassifier else y.astype(float)
 
 
+def _refused_in_fit_and_predict(Est, *, good, bad, match):
+    """``bad`` input raises ValueError(match) in fit, and in predict after a
+    fit on ``good``."""
+    with pytest.raises(ValueError, match=match):
+        Est(**SMALL).fit(bad, _y(Est))
+    est = Est(**SMALL).fit(good, _y(Est))
+    with pytest.raises(ValueError, match=match):
+        est.predict(bad)
+
+
 def _outputs(est, X):
     return est.predict_proba(X) if hasattr(est, "predict_proba") else est.predict(X)
 
@@ -75,11 +85,7 @@ def test_nan_or_inf_in_numeric_input_names_the_sequence_and_the_fix(
     X = _numeric(layout, rng)
     bad = _poke(X, 3, value)
     msg = r"NaN or infinity \(in sequence 3\).*impute"
-    with pytest.raises(ValueError, match=msg):
-        Est(**SMALL).fit(bad, _y(Est))
-    est = Est(**SMALL).fit(X, _y(Est))
-    with pytest.raises(ValueError, match=msg):
-        est.predict(bad)
+    _refused_in_fit_and_predict(Est, good=X, bad=bad, match=msg)
 
 
 @pytest.mark.parametrize("Est", ESTIMATORS)
@@ -121,11 +127,7 @@ def test_negative_token_ids_are_rejected_with_a_hint(Est, ragged, rng):
     if ragged:
         bad = _ragged_tokens(bad)
     msg = r"Token ids must be >= 0.*-4.*astype\(float\)"
-    with pytest.raises(ValueError, match=msg):
-        Est(**SMALL).fit(bad, _y(Est))
-    est = Est(**SMALL).fit(X, _y(Est))
-    with pytest.raises(ValueError, match=msg):
-        est.predict(bad)
+    _refused_in_fit_and_predict(Est, good=X, bad=bad, match=msg)
 
 
 @pytest.mark.parametrize("Est", ESTIMATORS)
@@ -313,11 +315,7 @@ def test_zero_length_sequences_in_a_list(Est, item_shape, rng):
     good = [rng.normal(size=(i % 3 + 1,) + item_shape[1:]) for i in range(N)]
     bad = good[:7] + [np.zeros(item_shape)] + good[8:]
     msg = r"Sequence 7 is empty \(length 0\).*drop empty sequences"
-    with pytest.raises(ValueError, match=msg):
-        Est(**SMALL).fit(bad, _y(Est))
-    est = Est(**SMALL).fit(good, _y(Est))
-    with pytest.raises(ValueError, match=msg):
-        est.predict(bad)
+    _refused_in_fit_and_predict(Est, good=good, bad=bad, match=msg)
     with pytest.raises(ValueError, match="0 time steps"):
         Est(**SMALL).fit(np.zeros((N, 0, 2)), _y(Est))
     with pytest.raises(ValueError, match="0 features per time step"):
