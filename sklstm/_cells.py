@@ -43,6 +43,28 @@ __all__ = ["CIFGLSTM", "PeepholeLSTM"]
 # --------------------------------------------------------------------------
 
 
+def _step_buffers(xw, H, save):
+    """Output buffers of a recurrence over time-major ``xw`` (T, B, n_gates*H).
+
+    Returns ``(out, gates, cells, tanh_cells, gt, tc)``: with ``save`` the
+    per-step gates, cell states and their tanh kept for the backward pass
+    (``gt``, ``tc`` None); without, one step's scratch buffers ``gt``, ``tc``
+    reused at every step (the per-step ones None).
+    """
+    T, B, G = xw.shape
+    out = xw.new_empty(T, B, H)
+    if save:
+        return (
+            out,
+            xw.new_empty(T, B, G),
+            xw.new_empty(T, B, H),
+            xw.new_empty(T, B, H),
+            None,
+            None,
+        )
+    return out, None, None, None, xw.new_empty(B, G), xw.new_empty(B, H)
+
+
 def _peephole_forward(xw, w_hh, peep, h, c, save):
     """Run the peephole recurrence over time-major ``xw`` (T, B, 4H).
 
@@ -53,15 +75,7 @@ def _peephole_forward(xw, w_hh, peep, h, c, save):
     """
     T, B, H4 = xw.shape
     H = H4 // 4
-    out = xw.new_empty(T, B, H)
-    if save:
-        gates = xw.new_empty(T, B, H4)
-        cells = xw.new_empty(T, B, H)
-        tanh_cells = xw.new_empty(T, B, H)
-    else:
-        gates = cells = tanh_cells = None
-        gt = xw.new_empty(B, H4)
-        tc = xw.new_empty(B, H)
+    out, gates, cells, tanh_cells, gt, tc = _step_buffers(xw, H, save)
     w_hh_t = w_hh.t()
     p_if = peep[:2].unsqueeze(0)  # (1, 2, H): input and forget peepholes
     p_o = peep[2]
@@ -185,15 +199,7 @@ def _cifg_forward(xw, w_hh, h, c, save):
     """Run the CIFG recurrence over time-major ``xw`` (T, B, 3H), gates f, g, o."""
     T, B, H3 = xw.shape
     H = H3 // 3
-    out = xw.new_empty(T, B, H)
-    if save:
-        gates = xw.new_empty(T, B, H3)
-        cells = xw.new_empty(T, B, H)
-        tanh_cells = xw.new_empty(T, B, H)
-    else:
-        gates = cells = tanh_cells = None
-        gt = xw.new_empty(B, H3)
-        tc = xw.new_empty(B, H)
+    out, gates, cells, tanh_cells, gt, tc = _step_buffers(xw, H, save)
     w_hh_t = w_hh.t()
     for t in range(T):
         a = torch.addmm(xw[t], h, w_hh_t)  # (B, 3H) pre-activations f, g, o
