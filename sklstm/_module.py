@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sklstm._cells import CIFGLSTM, PeepholeLSTM
+from sklstm._ids import OOV_ID, PAD_ID
 
 __all__ = ["SequenceNet", "reverse_within_lengths"]
 
@@ -110,13 +111,13 @@ dropout, pooling
         self.bidirectional = bidirectional
         self.token_dropout = token_dropout
         if n_tokens is not None:
-            self.embedding = nn.Embedding(n_tokens, embedding_dim, padding_idx=0)
+            self.embedding = nn.Embedding(n_tokens, embedding_dim, padding_idx=PAD_ID)
             # small initial vectors (std 0.1, not torch's 1.0) keep the gates
             # out of saturation at the start; measured +2-3 points of accuracy
             # on the bundled tweets
             with torch.no_grad():
                 self.embedding.weight.normal_(0.0, 0.1)
-                self.embedding.weight[0].zero_()
+                self.embedding.weight[PAD_ID].zero_()
             if freeze_embeddings:
                 self.embedding.weight.requires_grad_(False)
             in_size = embedding_dim
@@ -161,9 +162,9 @@ dropout, pooling
                 # out-of-vocabulary (id 1), which regularises and trains the OOV
                 # embedding that unseen words map to at predict time
                 drop = (torch.rand(x.shape, device=x.device) < self.token_dropout) & (
-                    x > 1
+                    x > OOV_ID
                 )
-                x = x.masked_fill(drop, 1)
+                x = x.masked_fill(drop, OOV_ID)
             h = self.embedding(x)
         else:
             h = (x - self.input_mean) / self.input_scale

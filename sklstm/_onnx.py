@@ -38,6 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from sklstm._cells import CIFGLSTM, PeepholeLSTM, _peephole_forward
+from sklstm._ids import OOV_ID, PAD_ID
 from sklstm._version import __version__
 
 __all__ = ["to_onnx"]
@@ -217,8 +218,8 @@ class _ExportNet(nn.Module):
         if net.embedding is not None:
             T = x.shape[1]
             pos = torch.arange(1, T + 1, device=x.device).unsqueeze(0)
-            lengths = torch.where(x != 0, pos, 0).amax(dim=1).clamp(min=1)
-            x = torch.where(x >= self.n_tokens, 1, x)
+            lengths = torch.where(x != PAD_ID, pos, 0).amax(dim=1).clamp(min=1)
+            x = torch.where(x >= self.n_tokens, OOV_ID, x)
             h = net.embedding(x)
         else:
             h = (x - net.input_mean) / net.input_scale

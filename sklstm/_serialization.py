@@ -40,6 +40,7 @@ import torch
 
 from sklstm._base import _BaseLSTM
 from sklstm._classifier import LSTMClassifier
+from sklstm._compat import get_param_names, validate_params
 from sklstm._module import SequenceNet
 from sklstm._regressor import LSTMRegressor
 from sklstm._runtime import resolve_device
@@ -591,7 +592,7 @@ class _Reader:
             )
         name = cls.__name__
         params = _dict(node, "params", where)
-        valid = set(cls._get_param_names())
+        valid = set(get_param_names(cls))
         unknown = sorted(set(params) - valid)
         if unknown:
             raise ModelFileError(
@@ -610,7 +611,7 @@ class _Reader:
         try:
             est = cls(**params)
             if attrs:  # fit validated them: anything else is a modified file
-                est._validate_params()
+                validate_params(est)
         except Exception as exc:
             raise ModelFileError(f"{where}: invalid {name} parameters: {exc}") from exc
         for key, v in attrs.items():

@@ -20,18 +20,11 @@ from sklearn.base import (
 from sklearn.utils.validation import check_is_fitted
 
 from sklstm._compat import Interval, StrOptions, _fit_context
+from sklstm._ids import FIRST_TOKEN_ID, OOV_ID, OOV_TOKEN, PAD_ID, PAD_TOKEN
 from sklstm._persistence import _VersionedPickleMixin
 
 __all__ = ["TextSequencer", "DEFAULT_TOKEN_PATTERN", "PAD_ID", "OOV_ID"]
 
-#: id of padding (the end of every shorter sequence)
-PAD_ID = 0
-#: id of tokens outside the vocabulary
-OOV_ID = 1
-#: how padding and out-of-vocabulary ids read in ``get_vocabulary`` and
-#: ``inverse_transform``
-PAD_TOKEN = ""
-OOV_TOKEN = "[UNK]"
 
 # Scripts written without spaces between words: each character is a token.
 # CJK ideographs (unified, extension A, compatibility, supplementary planes),
@@ -384,10 +377,10 @@ class TextSequencer(
         if isinstance(min_count, Real) and not isinstance(min_count, Integral):
             min_count = min_count * len(tokens.codes)
         selected = distinct[freq >= min_count][: self.max_features]
-        n_ids = len(selected) + OOV_ID + 1
+        n_ids = len(selected) + FIRST_TOKEN_ID
         dtype = np.int32 if n_ids <= np.iinfo(np.int32).max else np.int64
         id_of_type = np.full(len(tokens.types), OOV_ID, dtype=dtype)
-        id_of_type[selected] = np.arange(OOV_ID + 1, n_ids, dtype=dtype)
+        id_of_type[selected] = np.arange(FIRST_TOKEN_ID, n_ids, dtype=dtype)
         types = tokens.types
         vocabulary = {
             types[i]: int(i_id) for i, i_id in zip(selected, id_of_type[selected])
@@ -581,4 +574,4 @@ def _check_vocabulary(vocabulary) -> dict:
         raise ValueError(
             f"vocabulary has duplicate token {dup!r}; tokens must be unique."
         )
-    return {tok: i for i, tok in enumerate(tokens, start=OOV_ID + 1)}
+    return {tok: i for i, tok in enumerate(tokens, start=FIRST_TOKEN_ID)}
