@@ -22,21 +22,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sklearn.pipeline import make_pipeline  # noqa: E402
 
-import sklstm._data as sklstm_data  # noqa: E402
+import sklstm._batching as sklstm_batching  # noqa: E402
 from sklstm import LSTMClassifier, TextSequencer  # noqa: E402
 from sklstm.datasets import load_financial_tweets  # noqa: E402
 
 
 def run(pool_batches: int, seed: int, train, valid) -> tuple[float, int, float]:
-    before = sklstm_data.TRAIN_POOL_BATCHES
-    sklstm_data.TRAIN_POOL_BATCHES = pool_batches
+    before = sklstm_batching.TRAIN_POOL_BATCHES
+    sklstm_batching.TRAIN_POOL_BATCHES = pool_batches
     try:
         model = make_pipeline(TextSequencer(), LSTMClassifier(random_state=seed))
         start = time.perf_counter()
         model.fit(train.data, train.target)
         fit_s = time.perf_counter() - start
     finally:
-        sklstm_data.TRAIN_POOL_BATCHES = before
+        sklstm_batching.TRAIN_POOL_BATCHES = before
     return model.score(valid.data, valid.target), model[-1].n_iter_, fit_s
 
 

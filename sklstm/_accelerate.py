@@ -7,11 +7,11 @@ What the plain skorch ``AccelerateMixin`` does not do for sklstm, and this
 module adds:
 
 - Sharding. ``accelerator.prepare`` shards a ``torch.utils.data.DataLoader``,
-  but sklstm's :class:`~sklstm._data.BucketBatchLoader` is not one, so it
+  but sklstm's :class:`~sklstm._batching.BucketBatchLoader` is not one, so it
   would pass through unchanged: every process would train on every batch.
   Here each process's loader forms the whole epoch's length-bucketed batches
   (the same on every process: same seed) and keeps every k-th of them
-  (:func:`sklstm._data.shard_batches`), and moves them to
+  (:func:`sklstm._batching.shard_batches`), and moves them to
   ``accelerator.device``.
 - Agreement. Early stopping, the learning-rate plateau and the stop on a
   non-finite loss decide on the history; a process that stops while another
@@ -41,7 +41,8 @@ from skorch.callbacks import Callback, GradientNormClipping
 # imports without the optional dependency
 from skorch.hf import AccelerateMixin
 
-from sklstm._base import _SequenceNeuralNet
+from sklstm._callbacks import sink
+from sklstm._net import _SequenceNeuralNet, net_params
 from sklstm._runtime import resolve_device
 
 #: history keys every process must agree on at the end of an epoch
@@ -108,6 +109,42 @@ def shared_seed(accelerator, seed: int) -> int:
     box = [seed]
     broadcast_object_list(box, from_process=0)
     return int(box[0])
+
+
+def build_net(est, module_kwargs: dict, *, accelerator, seed: int):
+    """An uninitialised net for ``est`` that trains through ``accelerator``."""
+    # the optimizer is built while the module is still on the CPU; the
+    # accelerator moves it afterwards
+    devices = [accelerator.device, torch.device("cpu")]
+    params = net_params(est, module_kwargs, devices=devices, seed=seed)
+    return _AcceleratedSequenceNet(
+        accelerator=accelerator,
+        # accelerate places the module; skorch must not (it refuses a device
+        # alongside a placing accelerator)
+        device=None,
+        # unwrapped by hand after training (release), after EarlyStopping has
+        # loaded the best weights into the still wrapped module
+        unwrap_after_train=False,
+        # skorch's PrintLog prints to any sink other than print whatever
+        # net.verbose says; print once per machine, or not
+        callbacks__print_log__sink=sink(est.verbose, accelerator),
+        iterator_train__num_shards=accelerator.num_processes,
+        iterator_train__shard_index=accelerator.process_index,
+        iterator_train__device=accelerator.device,
+        iterator_valid__device=accelerator.device,
+        **params,
+    )
+
+
+def callback_options(accelerator) -> dict:
+    """Keyword arguments of ``training_callbacks`` for accelerated training."""
+    agreement = _AgreeAcrossProcesses() if accelerator.num_processes > 1 else None
+    return {
+        "clipping": _AcceleratedClipping,
+        # after the validation score, before anything that decides on the
+        # history: every process must take the same decisions
+        "agreement": agreement,
+    }
 
 
 class _AcceleratedSequenceNet(AccelerateMixin, _SequenceNeuralNet):

@@ -17,6 +17,7 @@ from torch import nn
 
 from sklstm._cells import CIFGLSTM, PeepholeLSTM
 from sklstm._ids import OOV_ID, PAD_ID
+from sklstm._pooling import pool, reverse_within_lengths
 
 __all__ = ["SequenceNet", "reverse_within_lengths"]
 
@@ -29,21 +30,6 @@ _CELLS = {
     "peephole": PeepholeLSTM,
     "cifg": CIFGLSTM,
 }
-
-
-def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Reverse each sequence of ``x`` (batch, time, ...) inside its own length.
-
-    Steps past a sequence's length (padding) stay where they are.
-    """
-    T = x.shape[1]
-    if bool((lengths == T).all()):
-        return x.flip(1)
-    t = torch.arange(T, device=x.device)
-    L = lengths.to(x.device).unsqueeze(1)
-    idx = torch.where(t < L, L - 1 - t, t)
-    idx = idx.view(idx.shape[0], T, *([1] * (x.dim() - 2))).expand_as(x)
-    return x.gather(1, idx)
 
 
 def _make_rnn(
@@ -159,7 +145,7 @@ dropout, pooling
         if self.embedding is not None:
             if self.training and self.token_dropout > 0:
                 # word dropout: a random share of real tokens reads as
-                # out-of-vocabulary (id 1), which regularises and trains the OOV
+                # out-of-vocabulary, which regularises and trains the OOV
                 # embedding that unseen words map to at predict time
                 drop = (torch.rand(x.shape, device=x.device) < self.token_dropout) & (
                     x > OOV_ID
@@ -168,9 +154,18 @@ dropout, pooling
             h = self.embedding(x)
         else:
             h = (x - self.input_mean) / self.input_scale
-        lengths = lengths.to(h.device)
-        last_idx = (lengths - 1).clamp(min=0)
-        rows = torch.arange(h.shape[0], device=h.device)
+        z = self.encode(h, lengths.to(h.device))
+        if self.training:
+            z = self.dropout(z)
+        return self.output(z)
+
+    def encode(
+        self, h: torch.Tensor, lengths: torch.Tensor, *, traceable: bool = False
+    ) -> torch.Tensor:
+        """Stacked recurrent layers over input vectors ``h``, then pooling.
+
+        ``traceable`` as in :mod:`sklstm._pooling` (the ONNX export).
+        """
         n_layers = len(self.forward_layers)
         out_b_rev = None
         for i in range(n_layers):
@@ -179,43 +174,42 @@ dropout, pooling
             out_f, _ = self.forward_layers[i](h)
             if self.bidirectional:
                 out_b_rev, _ = self.backward_layers[i](
-                    reverse_within_lengths(h, lengths)
+                    reverse_within_lengths(h, lengths, traceable=traceable)
                 )
                 if i < n_layers - 1 or self.pooling != "last":
-                    out_b = reverse_within_lengths(out_b_rev, lengths)
+                    out_b = reverse_within_lengths(
+                        out_b_rev, lengths, traceable=traceable
+                    )
                     h = torch.cat([out_f, out_b], dim=2)
             else:
                 h = out_f
+        return pool(
+            self.pooling,
+            h,
+            lengths,
+            out_f=out_f,
+            out_b_rev=out_b_rev,
+            attention=self.attention,
+            traceable=traceable,
+        )
 
-        if self.pooling == "last" and h.shape[0] == 1:
-            z = out_f[:, int(last_idx[0])]  # one sequence: a view, no gather
-            if self.bidirectional:
-                z = torch.cat([z, out_b_rev[:, int(last_idx[0])]], dim=1)
-        elif self.pooling == "last":
-            z = out_f[rows, last_idx]
-            if self.bidirectional:
-                # the backward direction ends at the sequence's first step
-                z = torch.cat([z, out_b_rev[rows, last_idx]], dim=1)
-        elif self.pooling == "mean":
-            # cumulative sum gathered at length-1: exact whatever the padding
-            z = h.cumsum(dim=1)[rows, last_idx] / lengths.unsqueeze(1).to(h.dtype)
-        elif self.pooling == "max":
-            T = h.shape[1]
-            valid = torch.arange(T, device=h.device).unsqueeze(0) < lengths.unsqueeze(1)
-            z = h.masked_fill(~valid.unsqueeze(2), float("-inf")).amax(dim=1)
-        elif self.pooling == "attention":
-            T = h.shape[1]
-            valid = torch.arange(T, device=h.device).unsqueeze(0) < lengths.unsqueeze(1)
-            scores = self.attention(h).squeeze(2).masked_fill(~valid, float("-inf"))
-            weights = torch.softmax(scores, dim=1)
-            # padded steps get weight exactly 0; where() keeps them out even
-            # if their states were not finite
-            z = torch.where(valid.unsqueeze(2), h * weights.unsqueeze(2), 0.0).sum(1)
-        else:  # pragma: no cover - validated by the estimator
-            raise ValueError(f"unknown pooling {self.pooling!r}")
-        if self.training:
-            z = self.dropout(z)
-        # The small output layer runs in float64, so a row's result does not
-        # depend on which other rows share its batch (float32 GEMM kernels for
-        # one row and for many round differently).
+    def output(self, z: torch.Tensor) -> torch.Tensor:
+        """The output layer on pooled vectors ``z``, in float64.
+
+        The small output layer runs in float64, so a row's result does not
+        depend on which other rows share its batch (float32 GEMM kernels for
+        one row and for many round differently).
+        """
         return F.linear(z.double(), self.head.weight.double(), self.head.bias.double())
+
+    def recurrent_macs(self) -> int:
+        """Multiply-adds of one step of the first layer, per sequence."""
+        layers = [self.forward_layers[0]]
+        if self.backward_layers is not None:
+            layers.append(self.backward_layers[0])
+        return sum(
+            p.numel()
+            for layer in layers
+            for name, p in layer.named_parameters()
+            if name.startswith(("weight_ih", "weight_hh"))
+        )

@@ -167,20 +167,6 @@ def _exportable(layer: nn.Module) -> nn.Module:
     return layer
 
 
-def _reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """``sklstm._module.reverse_within_lengths`` without its all-full fast path."""
-    T = x.shape[1]
-    t = torch.arange(T, device=x.device).unsqueeze(0)
-    L = lengths.unsqueeze(1)
-    idx = torch.where(t < L, L - 1 - t, t)
-    return x.gather(1, idx.unsqueeze(2).expand(-1, -1, x.shape[2]))
-
-
-def _at(h: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """``h[rows, idx]`` for (batch, time, size) ``h`` and (batch,) ``idx``."""
-    return h.gather(1, idx.view(-1, 1, 1).expand(-1, 1, h.shape[2])).squeeze(1)
-
-
 class _ExportNet(nn.Module):
     """Inference-only forward pass of a fitted SequenceNet, ready for tracing.
 
@@ -192,11 +178,13 @@ class _ExportNet(nn.Module):
     SequenceNet's; then softmax (classifier) or the inverse target scaling
     (regressor).
 
-    Why a forward of its own rather than SequenceNet.forward: the eager
-    forward takes data-dependent shortcuts (no gather when every sequence is
-    full, a view for a single sequence) that tracing would freeze into the
-    graph as constants; this one uses only shape-agnostic ops. The ONNX tests
-    check both against each other for every cell, pooling and direction.
+    Why not SequenceNet.forward itself: lengths come from the ids in the
+    graph here, and the eager forward takes data-dependent shortcuts (no
+    gather when every sequence is full, a view for a single sequence) that
+    tracing would freeze into the graph as constants. So this calls the
+    network's ``encode`` with ``traceable=True`` (shape-agnostic ops only) and
+    its float64 ``output``. The ONNX tests check both against each other for
+    every cell, pooling and direction.
     """
 
     def __init__(
@@ -223,40 +211,9 @@ class _ExportNet(nn.Module):
             h = net.embedding(x)
         else:
             h = (x - net.input_mean) / net.input_scale
-        last_idx = (lengths - 1).clamp(min=0)
-        n_layers = len(net.forward_layers)
-        out_b_rev = None
-        for i in range(n_layers):
-            # dropout between layers is the identity at inference
-            out_f, _ = net.forward_layers[i](h)
-            if net.bidirectional:
-                out_b_rev, _ = net.backward_layers[i](
-                    _reverse_within_lengths(h, lengths)
-                )
-                if i < n_layers - 1 or net.pooling != "last":
-                    out_b = _reverse_within_lengths(out_b_rev, lengths)
-                    h = torch.cat([out_f, out_b], dim=2)
-            else:
-                h = out_f
-        if net.pooling == "last":
-            z = _at(out_f, last_idx)
-            if net.bidirectional:
-                z = torch.cat([z, _at(out_b_rev, last_idx)], dim=1)
-        elif net.pooling == "mean":
-            z = _at(h.cumsum(dim=1), last_idx) / lengths.unsqueeze(1).to(h.dtype)
-        else:  # "max" or "attention": over the valid steps only
-            T = h.shape[1]
-            t = torch.arange(T, device=h.device).unsqueeze(0)
-            valid = t < lengths.unsqueeze(1)
-            if net.pooling == "max":
-                z = h.masked_fill(~valid.unsqueeze(2), float("-inf")).amax(dim=1)
-            else:
-                scores = net.attention(h).squeeze(2)
-                scores = scores.masked_fill(~valid, float("-inf"))
-                weights = torch.softmax(scores, dim=1)
-                z = torch.where(valid.unsqueeze(2), h * weights.unsqueeze(2), 0.0)
-                z = z.sum(1)
-        out = F.linear(z.double(), net.head.weight.double(), net.head.bias.double())
+        # the network's own layers and pooling, without the eager shortcuts
+        # (dropout between layers is the identity at inference)
+        out = net.output(net.encode(h, lengths, traceable=True))
         if self.task == "classification":
             return torch.softmax(out, dim=1)
         out = out * self.y_scale + self.y_mean

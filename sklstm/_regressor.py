@@ -7,9 +7,10 @@ import torch
 from sklearn.base import RegressorMixin
 from torch import nn
 
-from sklstm._base import _BaseLSTM, mean_and_scale
+from sklstm._base import _BaseLSTM
 from sklstm._compat import _fit_context
 from sklstm._docstring import DOCS, Substitution, fitted_attrs
+from sklstm._scaling import mean_and_scale
 
 
 def _r2(outputs: torch.Tensor, targets: torch.Tensor, weights=None) -> float:

@@ -26,12 +26,6 @@ from accelerate import Accelerator  # noqa: E402
 
 import sklstm  # noqa: E402
 from sklstm import LSTMClassifier, LSTMRegressor  # noqa: E402
-from sklstm._data import (  # noqa: E402
-    BucketBatchLoader,
-    SequenceDataset,
-    check_sequences,
-    shard_batches,
-)
 
 SMALL = dict(hidden_size=8, embedding_dim=8, batch_size=16, lr=1e-2)
 
@@ -79,53 +73,6 @@ def test_single_process_equals_plain_fit_regressor(accelerator, rng):
 
 
 # --- sharding ------------------------------------------------------------------
-@pytest.mark.parametrize("k", [2, 3])
-@pytest.mark.parametrize("n_batches", [0, 1, 2, 3, 5, 6, 7, 10])
-def test_shard_batches_equal_disjoint_and_covering(k, n_batches):
-    batches = [f"b{i}" for i in range(n_batches)]
-    shards = [shard_batches(batches, k, i) for i in range(k)]
-    per_shard = -(-n_batches // k)
-    # equal sizes: a distributed step needs every process
-    assert [len(s) for s in shards] == [per_shard] * k
-    # every batch is used; only the wrapped-around remainder repeats
-    flat = [b for s in shards for b in s]
-    assert set(flat) == set(batches)
-    n_repeats = per_shard * k - n_batches
-    assert len(flat) - len(set(flat)) == n_repeats
-    if n_batches >= k:
-        # with enough batches, shards are disjoint but for the repeats,
-        # which are the first batches of the list, at the end of the last
-        # shards
-        assert flat.count(batches[0]) == 1 + (n_repeats > 0)
-        for i, s in enumerate(shards):
-            assert s[: n_batches // k] == batches[i::k][: n_batches // k]
-
-
-def test_shard_batches_rejects_bad_index():
-    with pytest.raises(ValueError, match="shard_index"):
-        shard_batches([1, 2], 2, 2)
-
-
-def test_sharded_loader_splits_the_same_bucketed_epoch(make_tokens):
-    X, y, _ = make_tokens(n=300)
-    seqs, y = check_sequences(LSTMClassifier(), X, y, reset=True)
-    ds = SequenceDataset(seqs, y, n_tokens=31)
-
-    def epoch(**kw):
-        loader = BucketBatchLoader(
-            ds, batch_size=32, shuffle=True, random_state=np.random.default_rng(5), **kw
-        )
-        return [xb["x"].numpy() for xb, _ in loader]
-
-    whole = epoch()
-    assert len(whole) == 10  # 300 rows in batches of 32
-    shards = [epoch(num_shards=3, shard_index=i) for i in range(3)]
-    # process i gets batches i, i+3, ... of the very same bucketed epoch
-    for i, shard in enumerate(shards):
-        assert len(shard) == 4
-        expected = (whole + whole)[i:12:3]
-        for got, want in zip(shard, expected, strict=True):
-            np.testing.assert_array_equal(got, want)
 
 
 # --- parameters, clone, pickling, saving ---------------------------------------

@@ -11,11 +11,10 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from tiny import SMALL
 
 from sklstm import LSTMClassifier, LSTMRegressor
-from sklstm._runtime import _denormals_flushed
 
-SMALL = dict(hidden_size=12, embedding_dim=8, max_epochs=3, random_state=0)
 ESTIMATORS = [LSTMClassifier, LSTMRegressor]
 
 
@@ -105,42 +104,6 @@ def test_same_random_state_same_model_and_global_rng_untouched(Est, token_data):
     assert torch.equal(torch.get_rng_state(), torch_state)
     c = _outputs(Est(**{**SMALL, "random_state": 1}).fit(X, y), X)
     assert not np.allclose(a, c)
-
-
-def test_early_stopping_attributes_and_best_weights(make_tokens):
-    X, y, _ = make_tokens(n=300)
-    clf = LSTMClassifier(
-        hidden_size=12,
-        embedding_dim=8,
-        max_epochs=15,
-        early_stopping=True,
-        n_iter_no_change=2,
-        random_state=0,
-    ).fit(X, y)
-    assert len(clf.validation_scores_) == clf.n_iter_ == len(clf.loss_curve_)
-    assert clf.best_validation_score_ == max(clf.validation_scores_)
-    assert clf.best_loss_ is None
-    # the kept weights are the best epoch's: re-scoring the validation rows
-    # reproduces the best score (validation rows are drawn with the same seed)
-    hist = clf.net_.history
-    best_epoch = int(np.argmax(hist[:, "valid_score"]))
-    assert hist[best_epoch, "valid_score"] == clf.best_validation_score_
-
-
-def test_no_early_stopping_attributes(token_data):
-    X, y, _ = token_data
-    clf = LSTMClassifier(early_stopping=False, **SMALL).fit(X, y)
-    assert clf.validation_scores_ is None
-    assert clf.best_validation_score_ is None
-    assert clf.best_loss_ == min(clf.loss_curve_)
-
-
-def test_auto_early_stopping_depends_on_size(token_data):
-    X, y, _ = token_data  # 200 samples: below the 'auto' threshold
-    assert LSTMClassifier(**SMALL).fit(X, y).validation_scores_ is None
-    big = np.tile(X, (5, 1))
-    clf = LSTMClassifier(**{**SMALL, "max_epochs": 1}).fit(big, np.tile(y, 5))
-    assert clf.validation_scores_ is not None
 
 
 def test_regressor_returns_original_units_and_multioutput(rng):
@@ -242,19 +205,6 @@ def test_failed_fit_leaves_fitted_model_unchanged(token_data):
     np.testing.assert_array_equal(clf.predict_proba(X), before)
 
 
-def test_denormal_setting_is_restored(token_data):
-    X, y, _ = token_data
-    assert not _denormals_flushed()
-    LSTMClassifier(**SMALL).fit(X, y).predict(X)
-    assert not _denormals_flushed()
-    torch.set_flush_denormal(True)
-    try:
-        LSTMClassifier(**SMALL).fit(X, y)
-        assert _denormals_flushed()
-    finally:
-        torch.set_flush_denormal(False)
-
-
 def test_verbose_prints_epoch_table(token_data, capsys):
     X, y, _ = token_data
     LSTMClassifier(verbose=1, **SMALL).fit(X, y)
@@ -309,18 +259,6 @@ def test_clone_is_unfitted_with_same_params(token_data):
     c = clone(clf)
     assert c.get_params() == clf.get_params()
     assert not hasattr(c, "net_")
-
-
-def test_diverging_loss_stops_with_a_clear_error_and_keeps_the_old_model(rng):
-    X = rng.normal(size=(100, 10))
-    y = X.sum(axis=1)
-    reg = LSTMRegressor(**SMALL).fit(X, y)
-    before = reg.predict(X)
-    reg.set_params(lr=1e30, optimizer="sgd", max_grad_norm=None, max_epochs=50)
-    with pytest.raises(FloatingPointError, match="training loss became"):
-        reg.fit(X, y)
-    assert reg.n_iter_ == SMALL["max_epochs"]  # the earlier fit's attributes
-    np.testing.assert_array_equal(reg.predict(X), before)
 
 
 @pytest.mark.parametrize("kind", ["estimator", "transformer"])

@@ -18,8 +18,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklstm import LSTMClassifier, LSTMRegressor, TextSequencer
-from sklstm._data import MAX_TOKEN_ID, check_sequences
 from sklstm._text import DEFAULT_TOKEN_PATTERN, OOV_TOKEN
+from sklstm._validation import MAX_TOKEN_ID, check_sequences
 
 SMALL = dict(hidden_size=4, embedding_dim=4, max_epochs=1, random_state=0)
 ESTIMATORS = [LSTMClassifier, LSTMRegressor]
@@ -497,7 +497,8 @@ def test_text_sequencer_on_any_text(
 
 # --- properties: the input rule -----------------------------------------------------
 class _Dummy(BaseEstimator):
-    """Stands in for an sklstm estimator: check_sequences only stores attributes."""
+    """Stands in for an sklstm estimator (scikit-learn's validate_data sets
+    n_features_in_ on it)."""
 
 
 _DTYPES = [
@@ -555,11 +556,15 @@ def _check_consistent(seqs, n, X):
 
 
 def _validate(est, X, **kw):
-    """check_sequences, allowing only ValueError/TypeError as a refusal."""
+    """check_sequences, allowing only ValueError/TypeError as a refusal.
+
+    Returns (sequences, input spec), or (None, None) for a refusal.
+    """
     try:
-        return check_sequences(est, X, **kw)[0]
+        seqs, _, spec = check_sequences(est, X, **kw)
     except (ValueError, TypeError):
-        return None
+        return None, None
+    return seqs, spec
 
 
 @settings(max_examples=150, deadline=None)
@@ -568,12 +573,12 @@ def _validate(est, X, **kw):
 )
 def test_any_array_is_accepted_consistently_or_refused_cleanly(X, X2):
     est = _Dummy()
-    seqs = _validate(est, X, reset=True)
+    seqs, spec = _validate(est, X, reset=True)
     if seqs is None:
         return
     _check_consistent(seqs, len(X), X)
     # once "fitted", any other input is read the same way or refused cleanly
-    seqs2 = _validate(est, X2, reset=False)
+    seqs2, _ = _validate(est, X2, reset=False, fitted=spec)
     if seqs2 is not None:
         _check_consistent(seqs2, len(X2), X2)
         assert (seqs2.kind == "tokens") == (seqs.kind == "tokens")

@@ -1,0 +1,137 @@
+"""The skorch callbacks of a fit, and the order they run in.
+
+Every fit gets: a stop on a non-finite loss, a snapshot of each finished
+epoch (Ctrl-C keeps the last one), gradient-norm clipping, the early-stopping
+callbacks (:mod:`sklstm._early_stopping`), a learning-rate schedule, a
+progress bar at ``verbose=2``, then the user's own ``callbacks``.
+"""
+
+from __future__ import annotations
+
+import torch
+from skorch.callbacks import Callback, GradientNormClipping, LRScheduler, ProgressBar
+
+from sklstm._early_stopping import score_callback, stopping_callback
+
+__all__ = ["keep_last_epoch", "sink", "training_callbacks"]
+
+
+class _StopOnNonFiniteLoss(Callback):
+    """Stop at the first training batch whose loss is NaN or infinite."""
+
+    def on_batch_end(self, net, batch, training, loss=None, **kwargs):
+        if training and loss is not None and not bool(torch.isfinite(loss.detach())):
+            epoch = len(net.history)
+            raise FloatingPointError(
+                f"The training loss became {loss.detach().item()} in epoch {epoch}. Lower the "
+                "learning rate (lr), keep gradient clipping on (max_grad_norm) and "
+                "check the input for extreme values. The estimator was left as it "
+                "was before this fit."
+            )
+
+
+class _EpochSnapshot(Callback):
+    """Keep a copy of the weights at the end of each finished epoch.
+
+    Lets an interrupted fit (Ctrl-C) fall back to the last finished epoch
+    instead of weights from the middle of one.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        self.state_ = None
+        self.epochs_ = len(net.history)
+
+    def on_epoch_end(self, net, **kwargs):
+        self.state_ = {
+            k: v.detach().clone() for k, v in net.module_.state_dict().items()
+        }
+        self.epochs_ = len(net.history)
+
+
+def _silent(*args, **kwargs):
+    return None
+
+
+def sink(verbose, accelerator=None):
+    """Where training reports: nowhere, or printed (once per machine)."""
+    if not verbose:
+        return _silent
+    return print if accelerator is None else accelerator.print
+
+
+def training_callbacks(
+    est,
+    *,
+    early: bool,
+    max_epochs: int,
+    min_epochs: int = 0,
+    clipping=GradientNormClipping,
+    agreement: Callback | None = None,
+    report=print,
+):
+    """``(named callbacks, epoch snapshot)`` for a fit of estimator ``est``.
+
+    ``clipping`` is the clipping callback class; ``agreement`` (distributed
+    training) runs after the validation score and before every callback that
+    decides on the history, so that all processes decide alike. ``report`` is
+    where early stopping prints.
+    """
+    callbacks = [("finite_loss", _StopOnNonFiniteLoss())]
+    snapshot = _EpochSnapshot()
+    callbacks.append(("snapshot", snapshot))
+    if est.max_grad_norm is not None:
+        callbacks.append(("clip", clipping(est.max_grad_norm)))
+    if early:
+        callbacks.append(("valid_score", score_callback(est._score_fn)))
+    if agreement is not None:
+        callbacks.append(("agree", agreement))
+    if est.lr_schedule == "plateau":
+        schedule = LRScheduler(
+            policy="ReduceLROnPlateau",
+            monitor="valid_loss" if early else "train_loss",
+            mode="min",
+            factor=0.5,
+            patience=max(1, est.n_iter_no_change // 2),
+        )
+        callbacks.append(("lr_schedule", schedule))
+    elif est.lr_schedule == "cosine":
+        schedule = LRScheduler(policy="CosineAnnealingLR", T_max=max_epochs)
+        callbacks.append(("lr_schedule", schedule))
+    stop = stopping_callback(
+        early,
+        patience=est.n_iter_no_change,
+        tol=est.tol,
+        min_epochs=min_epochs,
+        sink=report,
+    )
+    callbacks.append(("early_stopping", stop))
+    if est.verbose and est.verbose >= 2:
+        callbacks.append(("progress", ProgressBar()))
+    for i, cb in enumerate(est.callbacks or []):
+        if isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[0], str):
+            callbacks.append(cb)
+        elif isinstance(cb, Callback):
+            callbacks.append((f"user_{i}_{type(cb).__name__}", cb))
+        else:
+            raise TypeError(
+                f"callbacks[{i}] is {cb!r}; each callback must be a skorch "
+                "Callback instance or a (name, Callback) tuple."
+            )
+    return callbacks, snapshot
+
+
+def keep_last_epoch(net, snapshot: _EpochSnapshot, early: bool) -> None:
+    """After Ctrl-C: drop the unfinished epoch, keep finished weights.
+
+    Raises KeyboardInterrupt when no epoch finished (the caller then restores
+    the estimator as it was).
+    """
+    history = net.history
+    while len(history) and "train_loss" not in history[-1]:
+        history.pop()
+    if len(history) == 0 or snapshot.state_ is None:
+        raise KeyboardInterrupt
+    if early:
+        # EarlyStopping's on_train_end already loaded the best epoch
+        return
+    net.module_.load_state_dict(snapshot.state_)

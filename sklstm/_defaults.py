@@ -1,0 +1,53 @@
+"""What the estimators' ``"auto"`` settings resolve to.
+
+``benchmarks/ts_defaults_study.py`` measured these on GunPoint, BasicMotions
+and JapaneseVowels without hurting text. ``early_stopping="auto"`` is decided
+in :mod:`sklstm._early_stopping`. Pure Python.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = [
+    "epoch_budget",
+    "initial_max_epochs",
+    "resolve_dropout",
+    "resolve_hidden_size",
+]
+
+#: max_epochs="auto": this many epochs ...
+AUTO_MAX_EPOCHS = 30
+#: ... but, without a validation set, room for at least this many optimizer steps
+AUTO_MAX_STEPS = 800
+#: ... and no stop on a training-loss plateau within this many steps (on small
+#: data, one step per epoch, the first plateau is not the last)
+AUTO_MIN_STEPS = 400
+
+#: hidden_size="auto" and dropout="auto" by kind of input
+AUTO_HIDDEN_SIZE = {"tokens": 128, "numeric": 64}
+AUTO_DROPOUT = {"tokens": 0.2, "numeric": 0.5}
+
+
+def resolve_hidden_size(hidden_size, kind: str) -> int:
+    return AUTO_HIDDEN_SIZE[kind] if hidden_size == "auto" else hidden_size
+
+
+def resolve_dropout(dropout, kind: str) -> float:
+    return AUTO_DROPOUT[kind] if dropout == "auto" else dropout
+
+
+def initial_max_epochs(max_epochs) -> int:
+    """The epoch count a net is built with (fit sets the real budget)."""
+    return AUTO_MAX_EPOCHS if max_epochs == "auto" else max_epochs
+
+
+def epoch_budget(max_epochs, batch_size: int, n_train: int, early: bool):
+    """(max_epochs, epochs before the training-loss stop may act)."""
+    if max_epochs != "auto":
+        return max_epochs, 0
+    if early:
+        return AUTO_MAX_EPOCHS, 0
+    steps_per_epoch = math.ceil(n_train / batch_size)
+    budget = max(AUTO_MAX_EPOCHS, math.ceil(AUTO_MAX_STEPS / steps_per_epoch))
+    return budget, math.ceil(AUTO_MIN_STEPS / steps_per_epoch)

@@ -1,0 +1,263 @@
+"""The skorch net behind a fitted estimator, and the one function that builds it.
+
+``build_net`` turns an estimator's settings and the network's arguments into
+an uninitialised skorch net; ``fit`` and the model-file loader both use it,
+and both end with ``finish_net``. ``network_kwargs`` works out the network's
+arguments from the validated input on a first fit. Training through
+Accelerate builds its net from the same ``net_params``
+(:mod:`sklstm._accelerate`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.utils import to_tensor
+
+from sklstm._batching import BucketBatchLoader
+from sklstm._defaults import initial_max_epochs, resolve_dropout, resolve_hidden_size
+from sklstm._ids import PAD_ID
+from sklstm._module import SequenceNet
+from sklstm._scaling import feature_stats
+
+__all__ = [
+    "MAX_EMBEDDING_WEIGHTS",
+    "NetworkPlan",
+    "OPTIMIZERS",
+    "build_net",
+    "finish_net",
+    "load_embeddings",
+    "net_params",
+    "network_kwargs",
+]
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+    "adagrad": torch.optim.Adagrad,
+}
+
+#: largest embedding (rows x dim) fit builds before asking for renumbered ids
+MAX_EMBEDDING_WEIGHTS = 2**29
+
+
+class _SequenceNeuralNet(NeuralNet):
+    """skorch's NeuralNet with per-sample weights and interruption tracking.
+
+    Private: users meet it only as the fitted ``net_``. Targets of a weighted
+    dataset arrive as ``{"y": targets, "w": weights}``; the loss is the
+    weighted mean ``sum(w * loss) / sum(w)`` over the batch, so a weight of 2
+    counts like a duplicated sample. The criterion is built with
+    ``reduction="none"``.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        weights = None
+        if isinstance(y_true, dict):
+            weights = to_tensor(y_true["w"], device=self.device)
+            y_true = y_true["y"]
+        y_true = to_tensor(y_true, device=self.device)
+        losses = self.criterion_(y_pred, y_true)
+        if losses.dim() > 1:
+            # several outputs per sample (multilabel, multi-output regression)
+            losses = losses.mean(dim=tuple(range(1, losses.dim())))
+        if weights is None:
+            return losses.mean()
+        weights = weights.to(losses.dtype)
+        return (losses * weights).sum() / weights.sum().clamp_min(
+            torch.finfo(losses.dtype).tiny
+        )
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        # skorch swallows KeyboardInterrupt in partial_fit. Callbacks raise it
+        # at the end of an epoch to stop training (EarlyStopping does); one
+        # raised in the middle of an epoch is the user's Ctrl-C. Remember the
+        # latter so the estimator can keep the last finished epoch and
+        # re-raise it to the caller.
+        self.interrupted_ = False
+        try:
+            return super().fit_loop(X, y, epochs, **fit_params)
+        except KeyboardInterrupt:
+            finished = len(self.history) and "train_loss" in self.history[-1]
+            self.interrupted_ = not finished
+            raise
+
+
+_FUSED_SUPPORT: dict = {}
+
+
+def _fused_adam_supported(device: torch.device) -> bool:
+    """Whether this torch build has a fused Adam kernel for ``device``."""
+    if device.type not in _FUSED_SUPPORT:
+        try:
+            p = torch.zeros(1, device=device, requires_grad=True)
+            torch.optim.Adam([p], fused=True)
+            _FUSED_SUPPORT[device.type] = True
+        except (RuntimeError, TypeError, ValueError):
+            _FUSED_SUPPORT[device.type] = False
+    return _FUSED_SUPPORT[device.type]
+
+
+def net_params(est, module_kwargs: dict, *, devices, seed: int = 0) -> dict:
+    """skorch constructor arguments for estimator ``est``'s network.
+
+    ``devices``: where the optimizer will step (all must have a fused Adam
+    kernel for it to be used).
+    """
+    optimizer = est.optimizer
+    optimizer_kwargs = dict(est.optimizer_kwargs or {})
+    if est.weight_decay:
+        optimizer_kwargs.setdefault("weight_decay", est.weight_decay)
+    if isinstance(optimizer, str):
+        if optimizer in ("adam", "adamw") and not {"fused", "foreach"} & set(
+            optimizer_kwargs
+        ):
+            # one fused kernel per step instead of a loop over tensors: the
+            # dense embedding gradient makes this ~15% of an epoch
+            if all(_fused_adam_supported(torch.device(d)) for d in devices):
+                optimizer_kwargs["fused"] = True
+        optimizer = OPTIMIZERS[optimizer]
+    return dict(
+        module=SequenceNet,
+        criterion=est._criterion(),
+        criterion__reduction="none",
+        optimizer=optimizer,
+        lr=est.lr,
+        max_epochs=initial_max_epochs(est.max_epochs),
+        batch_size=est.batch_size,
+        iterator_train=BucketBatchLoader,
+        iterator_train__shuffle=True,
+        iterator_train__random_state=np.random.default_rng(seed),
+        iterator_valid=BucketBatchLoader,
+        iterator_valid__shuffle=False,
+        train_split=None,
+        callbacks=[],
+        verbose=est.verbose,
+        **{f"module__{k}": v for k, v in module_kwargs.items()},
+        **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
+    )
+
+
+def build_net(est, module_kwargs: dict, *, device, seed: int = 0):
+    """An uninitialised skorch net for ``SequenceNet(**module_kwargs)``.
+
+    Used by ``fit`` and by the loader that rebuilds a fitted estimator from
+    saved weights (``net.initialize()`` then ``load_state_dict``).
+    """
+    params = net_params(est, module_kwargs, devices=[device], seed=seed)
+    return _SequenceNeuralNet(device=str(device), **params)
+
+
+def finish_net(net):
+    """What a fitted net looks like after training (fit) or loading.
+
+    In eval mode, and without the validation set and the batch generator:
+    neither must travel inside saved models.
+    """
+    net.module_.eval()
+    net.train_split = None
+    net.iterator_train__random_state = None
+    return net
+
+
+class NetworkPlan(NamedTuple):
+    """What a first fit builds: the network's arguments and what goes with them."""
+
+    #: ``SequenceNet`` keyword arguments
+    kwargs: dict
+    #: embedding rows (token input) or None
+    n_tokens: int | None
+    #: checked pretrained vectors to copy in after initialisation, or None
+    embeddings: np.ndarray | None
+    #: the estimator's ``_input_mean`` / ``_input_scale`` (numeric input)
+    input_stats: dict
+
+
+def network_kwargs(est, seqs, n_outputs: int, *, train_idx=None, weights=None):
+    """``SequenceNet`` arguments for a first fit of ``est`` on ``seqs``.
+
+    Returns a :class:`NetworkPlan`. Numeric input is standardised with the
+    statistics of the training rows (``train_idx``), weighted by ``weights``.
+    """
+    hidden_size = resolve_hidden_size(est.hidden_size, seqs.kind)
+    if est.proj_size and est.proj_size >= hidden_size:
+        raise ValueError(
+            f"proj_size={est.proj_size} must be smaller than hidden_size={hidden_size}."
+        )
+    kwargs = {
+        "n_step_features": seqs.n_features,
+        "embedding_dim": est.embedding_dim,
+        "hidden_size": hidden_size,
+        "num_layers": est.num_layers,
+        "bidirectional": est.bidirectional,
+        "proj_size": est.proj_size,
+        "cell": est.cell,
+        "dropout": resolve_dropout(est.dropout, seqs.kind),
+        "pooling": est.pooling,
+        "token_dropout": est.token_dropout,
+        "n_outputs": n_outputs,
+    }
+    n_tokens = embeddings = None
+    input_stats = {}
+    if seqs.kind == "numeric":
+        if est.scale_inputs:
+            w_train = None
+            if weights is not None:
+                w_train = weights if train_idx is None else weights[train_idx]
+            mean, scale = feature_stats(seqs, train_idx, w_train)
+        else:
+            mean = np.zeros(seqs.n_features, dtype=np.float32)
+            scale = np.ones(seqs.n_features, dtype=np.float32)
+        kwargs["input_mean"] = mean
+        kwargs["input_scale"] = scale
+        input_stats = {"_input_mean": mean, "_input_scale": scale}
+    else:
+        n_tokens = int(seqs.data.max()) + 1 if seqs.data.size else 2
+        n_tokens = max(n_tokens, 2)
+        if est.embeddings is not None:
+            embeddings = _check_embeddings(est.embeddings)
+            n_tokens = max(n_tokens, embeddings.shape[0])
+            kwargs["embedding_dim"] = embeddings.shape[1]
+            kwargs["freeze_embeddings"] = est.freeze_embeddings
+        kwargs["n_tokens"] = n_tokens
+        dim = kwargs["embedding_dim"]
+        if n_tokens * dim > MAX_EMBEDDING_WEIGHTS:
+            raise ValueError(
+                f"Token ids go up to {n_tokens - 1}, so the embedding would "
+                f"need {n_tokens} x {dim} weights (about "
+                f"{n_tokens * dim * 16 / 2**30:.0f} GiB with gradients and "
+                "optimizer state). Number the tokens 2, 3, ... by frequency "
+                "(TextSequencer does), or lower embedding_dim."
+            )
+    kwargs.update(est.module_kwargs or {})
+    return NetworkPlan(kwargs, n_tokens, embeddings, input_stats)
+
+
+def load_embeddings(net, embeddings: np.ndarray) -> None:
+    """Copy pretrained vectors into an initialised net's embedding."""
+    with torch.no_grad():
+        emb = net.module_.embedding.weight
+        emb[: embeddings.shape[0]] = torch.as_tensor(
+            embeddings, dtype=emb.dtype, device=emb.device
+        )
+        emb[PAD_ID].zero_()  # padding
+
+
+def _check_embeddings(embeddings) -> np.ndarray:
+    emb = np.asarray(embeddings)
+    if emb.ndim != 2 or emb.shape[0] < 2 or emb.shape[1] < 1:
+        raise ValueError(
+            f"embeddings must be a 2-D array (n_token_ids, embedding_dim) whose row i "
+            f"is the vector of token id i, got shape {emb.shape}. Build one with "
+            "sklstm.load_word_vectors(path, text_sequencer)."
+        )
+    if emb.dtype.kind not in "fiu":
+        raise TypeError(f"embeddings must be numeric, got dtype {emb.dtype}.")
+    if not np.isfinite(emb).all():
+        raise ValueError("embeddings contain NaN or infinity.")
+    return emb.astype(np.float32)

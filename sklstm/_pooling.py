@@ -1,0 +1,95 @@
+"""Reading a recurrent layer's states: reversal within lengths and pooling.
+
+Shared by the network (``sklstm._module``) and the ONNX export
+(``sklstm._onnx``), so that both compute the same thing. Pure torch.
+
+``traceable=True`` skips the eager shortcuts that depend on the data (no
+gather when every sequence is full, a view for a single sequence): tracing
+for export would freeze them into the graph as constants. Both ways give the
+same values.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["POOLINGS", "pool", "reverse_within_lengths", "valid_mask"]
+
+#: the values of the estimators' ``pooling`` parameter
+POOLINGS = ("last", "mean", "max", "attention")
+
+
+def reverse_within_lengths(
+    x: torch.Tensor, lengths: torch.Tensor, *, traceable: bool = False
+) -> torch.Tensor:
+    """Reverse each sequence of ``x`` (batch, time, ...) inside its own length.
+
+    Steps past a sequence's length (padding) stay where they are.
+    """
+    T = x.shape[1]
+    if not traceable and bool((lengths == T).all()):
+        return x.flip(1)
+    t = torch.arange(T, device=x.device)
+    L = lengths.to(x.device).unsqueeze(1)
+    idx = torch.where(t < L, L - 1 - t, t)
+    idx = idx.view(idx.shape[0], T, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(1, idx)
+
+
+def valid_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
+    """(batch, T) boolean mask of the steps inside each sequence's length."""
+    return torch.arange(T, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def _at(h: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``h[rows, idx]`` for (batch, time, size) ``h`` and (batch,) ``idx``."""
+    return h.gather(1, idx.view(-1, 1, 1).expand(-1, 1, h.shape[2])).squeeze(1)
+
+
+def pool(
+    pooling: str,
+    h: torch.Tensor,
+    lengths: torch.Tensor,
+    *,
+    out_f: torch.Tensor,
+    out_b_rev: torch.Tensor | None = None,
+    attention=None,
+    traceable: bool = False,
+) -> torch.Tensor:
+    """One vector per sequence from the last layer's states, valid steps only.
+
+    ``h`` (batch, time, size) holds the last layer's states in time order
+    (both directions side by side); ``out_f`` its forward direction and
+    ``out_b_rev`` its backward direction in reversed order (as the layer ran),
+    which "last" reads: the backward direction ends at the first step.
+    ``attention`` maps states to one score per step (``pooling="attention"``).
+    """
+    last_idx = (lengths - 1).clamp(min=0)
+    if pooling == "last":
+        if not traceable and out_f.shape[0] == 1:
+            i = int(last_idx[0])  # one sequence: a view, no gather
+            z = out_f[:, i]
+            if out_b_rev is not None:
+                z = torch.cat([z, out_b_rev[:, i]], dim=1)
+            return z
+        z = _at(out_f, last_idx)
+        if out_b_rev is not None:
+            z = torch.cat([z, _at(out_b_rev, last_idx)], dim=1)
+        return z
+    if pooling == "mean":
+        # cumulative sum gathered at length-1: exact whatever the padding
+        return _at(h.cumsum(dim=1), last_idx) / lengths.unsqueeze(1).to(h.dtype)
+    valid = valid_mask(lengths, h.shape[1])
+    if pooling == "max":
+        return h.masked_fill(~valid.unsqueeze(2), float("-inf")).amax(dim=1)
+    if pooling == "attention":
+        weights = attention_weights(attention(h).squeeze(2), valid)
+        # padded steps get weight exactly 0; where() keeps them out even if
+        # their states were not finite
+        return torch.where(valid.unsqueeze(2), h * weights.unsqueeze(2), 0.0).sum(1)
+    raise ValueError(f"unknown pooling {pooling!r}")  # pragma: no cover
+
+
+def attention_weights(scores: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Softmax of per-step ``scores`` over the valid steps (padding gets 0)."""
+    return torch.softmax(scores.masked_fill(~valid, float("-inf")), dim=1)

@@ -1,0 +1,42 @@
+"""Early stopping: when it is on, the validation split, the best epoch."""
+
+import numpy as np
+from tiny import SMALL
+
+from sklstm import LSTMClassifier
+
+
+def test_early_stopping_attributes_and_best_weights(make_tokens):
+    X, y, _ = make_tokens(n=300)
+    clf = LSTMClassifier(
+        hidden_size=12,
+        embedding_dim=8,
+        max_epochs=15,
+        early_stopping=True,
+        n_iter_no_change=2,
+        random_state=0,
+    ).fit(X, y)
+    assert len(clf.validation_scores_) == clf.n_iter_ == len(clf.loss_curve_)
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None
+    # the kept weights are the best epoch's: re-scoring the validation rows
+    # reproduces the best score (validation rows are drawn with the same seed)
+    hist = clf.net_.history
+    best_epoch = int(np.argmax(hist[:, "valid_score"]))
+    assert hist[best_epoch, "valid_score"] == clf.best_validation_score_
+
+
+def test_no_early_stopping_attributes(token_data):
+    X, y, _ = token_data
+    clf = LSTMClassifier(early_stopping=False, **SMALL).fit(X, y)
+    assert clf.validation_scores_ is None
+    assert clf.best_validation_score_ is None
+    assert clf.best_loss_ == min(clf.loss_curve_)
+
+
+def test_auto_early_stopping_depends_on_size(token_data):
+    X, y, _ = token_data  # 200 samples: below the 'auto' threshold
+    assert LSTMClassifier(**SMALL).fit(X, y).validation_scores_ is None
+    big = np.tile(X, (5, 1))
+    clf = LSTMClassifier(**{**SMALL, "max_epochs": 1}).fit(big, np.tile(y, 5))
+    assert clf.validation_scores_ is not None

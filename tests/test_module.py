@@ -1,0 +1,127 @@
+"""SequenceNet: embedding or scaling, stacked cells, pooling, the output layer."""
+
+import numpy as np
+import pytest
+import torch
+from tiny import EXACT
+
+from sklstm import (
+    LSTMClassifier,
+)
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padding_never_leaks_into_pooling(pooling, bidirectional, make_tokens):
+    X, y, _ = make_tokens(n=60)
+    clf = LSTMClassifier(
+        pooling=pooling, bidirectional=bidirectional, **dict(EXACT, max_epochs=1)
+    ).fit(X, y)
+    wider = np.pad(X, ((0, 0), (0, 7)))
+    np.testing.assert_allclose(
+        clf.predict_proba(wider), clf.predict_proba(X), atol=1e-6
+    )
+    ragged = [row[: max(1, int(np.flatnonzero(row).max(initial=0)) + 1)] for row in X]
+    np.testing.assert_allclose(
+        clf.predict_proba(ragged), clf.predict_proba(X), atol=1e-6
+    )
+
+
+def test_attention_weights_ignore_padding():
+    from sklstm._module import SequenceNet
+
+    torch.manual_seed(0)
+    net = SequenceNet(
+        n_outputs=2, n_tokens=20, hidden_size=4, embedding_dim=4, pooling="attention"
+    ).eval()
+    x = torch.tensor([[3, 4, 5, 0, 0]])
+    garbage = torch.tensor([[3, 4, 5, 9, 9]])
+    with torch.no_grad():
+        a = net(x, torch.tensor([3]))
+        b = net(garbage, torch.tensor([3]))
+    torch.testing.assert_close(a, b)
+
+
+def test_proj_size(token_data):
+    X, y, _ = token_data
+    clf = LSTMClassifier(proj_size=4, **dict(EXACT, max_epochs=1)).fit(X, y)
+    assert clf.net_.module_.forward_layers[0].proj_size == 4
+    assert clf.net_.module_.head.in_features == 4
+    with pytest.raises(ValueError, match="only available for cell='lstm'"):
+        LSTMClassifier(proj_size=4, cell="gru", **EXACT).fit(X, y)
+    with pytest.raises(ValueError, match="smaller than hidden_size"):
+        LSTMClassifier(proj_size=8, **EXACT).fit(X, y)
+
+
+def test_scale_inputs_off(rng):
+    X = rng.normal(loc=5.0, scale=3.0, size=(40, 6, 2))
+    y = rng.integers(0, 2, size=40)
+    on = LSTMClassifier(**dict(EXACT, max_epochs=1)).fit(X, y)
+    off = LSTMClassifier(scale_inputs=False, **dict(EXACT, max_epochs=1)).fit(X, y)
+    assert np.abs(on._input_mean - 5.0).max() < 1.0
+    np.testing.assert_array_equal(off._input_mean, 0.0)
+    np.testing.assert_array_equal(off._input_scale, 1.0)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "peephole", "cifg"])
+def test_every_cell_stacks_bidirectional_and_ignores_padding(cell, make_tokens):
+    X, y, _ = make_tokens(n=80)
+    clf = LSTMClassifier(
+        cell=cell,
+        num_layers=2,
+        bidirectional=True,
+        **dict(EXACT, dropout=0.3, max_epochs=2),
+    ).fit(X, y)
+    from sklstm._module import _CELLS
+
+    assert type(clf.net_.module_.forward_layers[1]) is _CELLS[cell]
+    assert type(clf.net_.module_.backward_layers[0]) is _CELLS[cell]
+    np.testing.assert_allclose(
+        clf.predict_proba(np.pad(X, ((0, 0), (0, 5)))), clf.predict_proba(X), atol=1e-6
+    )
+    same = LSTMClassifier(
+        cell=cell,
+        num_layers=2,
+        bidirectional=True,
+        **dict(EXACT, dropout=0.3, max_epochs=2),
+    ).fit(X, y)
+    np.testing.assert_array_equal(same.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "peephole", "cifg"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_recurrent_macs_count_every_gate_of_the_first_layer(cell, bidirectional):
+    from sklstm._module import SequenceNet
+
+    gates = {"lstm": 4, "peephole": 4, "gru": 3, "cifg": 3, "rnn": 1}[cell]
+    net = SequenceNet(
+        n_outputs=2,
+        n_tokens=50,
+        embedding_dim=6,
+        hidden_size=10,
+        num_layers=2,
+        cell=cell,
+        bidirectional=bidirectional,
+    )
+    directions = 2 if bidirectional else 1
+    assert net.recurrent_macs() == gates * 10 * (10 + 6) * directions
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
+def test_traceable_encode_equals_the_eager_one(pooling, make_tokens):
+    from sklstm._module import SequenceNet
+
+    torch.manual_seed(0)
+    net = SequenceNet(
+        n_outputs=3, n_tokens=31, embedding_dim=6, hidden_size=8, num_layers=2,
+        bidirectional=True, pooling=pooling,
+    ).eval()  # fmt: skip
+    X, _, lengths = make_tokens(n=7)
+    h = net.embedding(torch.from_numpy(X))
+    lengths = torch.from_numpy(lengths)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            net.encode(h, lengths), net.encode(h, lengths, traceable=True)
+        )
+        one = net.encode(h[:1], lengths[:1])
+        torch.testing.assert_close(one, net.encode(h[:1], lengths[:1], traceable=True))
