@@ -16,8 +16,14 @@ import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 
-from sklstm import LSTMClassifier, LSTMRegressor, TextSequencer
-from sklstm._serialization import ModelFileError, load, save
+from sklstm import (
+    LSTMClassifier,
+    LSTMRegressor,
+    ModelFileError,
+    TextSequencer,
+    load,
+    save,
+)
 from sklstm.exceptions import InconsistentVersionWarning
 
 TINY = dict(hidden_size=8, embedding_dim=8, max_epochs=2, random_state=0)
@@ -298,8 +304,8 @@ def test_load_in_a_fresh_process(text_pipeline, tmp_path):
     docs = ["good film", "awful movie", "really great fun"]
     script = textwrap.dedent(
         f"""
-        import json, sklstm._serialization as s
-        model = s.load({str(tmp_path / "text.sklstm")!r})
+        import json, sklstm
+        model = sklstm.load({str(tmp_path / "text.sklstm")!r})
         docs = {docs!r}
         print(json.dumps({{"pred": model.predict(docs).tolist(),
                           "proba": model.predict_proba(docs).tolist()}}))
@@ -327,7 +333,7 @@ def test_load_in_a_fresh_process(text_pipeline, tmp_path):
 def test_interrupted_save_leaves_no_half_file(
     classifier, tmp_path, monkeypatch, fail_in, existing
 ):
-    import sklstm._serialization as ser
+    import sklstm._model_file as ser
 
     clf, X = classifier
     path = tmp_path / "model.sklstm"
