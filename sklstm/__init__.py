@@ -3,10 +3,12 @@
 from sklstm._classifier import LSTMClassifier
 from sklstm._embeddings import load_word_vectors
 from sklstm._forecasting import forecast, last_window, make_windows
+from sklstm._load import load
+from sklstm._model_file import ModelFileError
 from sklstm._onnx import to_onnx
 from sklstm._plotting import plot_training_curves
 from sklstm._regressor import LSTMRegressor
-from sklstm._serialization import ModelFileError, load, save
+from sklstm._save import save
 from sklstm._text import TextSequencer
 from sklstm._version import __version__
 

@@ -33,3 +33,42 @@ def token_data(rng):
 def make_tokens(rng):
     """Factory for token data of a chosen size: make_tokens(n=300)."""
     return lambda **kw: make_token_data(rng, **kw)
+
+
+# models for the model-file tests (test_save, test_load, test_load_net,
+# test_model_file); sklstm is imported inside them, after OMP_NUM_THREADS is set
+@pytest.fixture(scope="module")
+def classifier():
+    """A small fitted LSTMClassifier and the token ids it was fitted on."""
+    from _model_files import TINY
+
+    from sklstm import LSTMClassifier
+
+    rng = np.random.default_rng(0)
+    X = np.zeros((60, 10), dtype=np.int64)
+    for i, n in enumerate(rng.integers(1, 11, size=60)):
+        X[i, :n] = rng.integers(2, 30, size=n)
+    y = rng.integers(0, 3, size=60)
+    return LSTMClassifier(**TINY).fit(X, y), X
+
+
+@pytest.fixture(scope="module")
+def text_pipeline():
+    """A fitted TextSequencer + LSTMClassifier pipeline."""
+    from _model_files import LABELS, TEXTS, TINY
+    from sklearn.pipeline import make_pipeline
+
+    from sklstm import LSTMClassifier, TextSequencer
+
+    model = make_pipeline(TextSequencer(min_frequency=1), LSTMClassifier(**TINY))
+    return model.fit(TEXTS, LABELS)
+
+
+@pytest.fixture
+def saved(classifier, tmp_path):
+    """The path of the ``classifier`` fixture saved with sklstm.save."""
+    from sklstm import save
+
+    path = tmp_path / "model.sklstm"
+    save(classifier[0], path)
+    return path
