@@ -14,6 +14,7 @@ import torch
 
 from sklstm._model_file import ModelFileError, _dict, _to_tensor
 from sklstm._module import SequenceNet
+from sklstm._net import build_net, finish_net
 
 
 def _read_net(reader, est, node, where: str) -> None:
@@ -74,18 +75,14 @@ def _read_net(reader, est, node, where: str) -> None:
     _read_history(reader, net, node.get("history", []), where)
     if "optimizer" in node:
         _read_optimizer(reader, net, node["optimizer"], where)
-    est.net_ = net
+    est.net_ = finish_net(net)  # as after fit
 
 
 def _fresh_net(est, kwargs: dict, device):
-    """An initialised network for ``est``, in the state fit leaves it in."""
+    """An initialised network for ``est``, built as fit builds it."""
     with torch.random.fork_rng(devices=[]):  # leave the caller's RNG alone
-        net = est._new_net(kwargs, device=device)
+        net = build_net(est, kwargs, device=device)
         net.initialize()
-    net.module_.eval()
-    # as after fit: no validation data or batch RNG travels with the model
-    net.train_split = None
-    net.iterator_train__random_state = None
     return net
 
 

@@ -45,7 +45,10 @@ LAYERS = {
     "sklstm._classifier": 4,
     "sklstm._regressor": 4,
     # 5: what works on fitted estimators
-    "sklstm._serialization": 5,
+    "sklstm._model_file": 5,
+    "sklstm._save": 5,
+    "sklstm._load": 5,
+    "sklstm._load_net": 5,
     "sklstm._onnx": 5,
     "sklstm._forecasting": 5,
     "sklstm._plotting": 5,
@@ -71,7 +74,10 @@ SAME_LAYER = {
     ("sklstm._inference", "sklstm._batching"),
     ("sklstm._classifier", "sklstm._base"),
     ("sklstm._regressor", "sklstm._base"),
-    ("sklstm._serialization", "sklstm._onnx"),
+    ("sklstm._save", "sklstm._model_file"),
+    ("sklstm._load", "sklstm._model_file"),
+    ("sklstm._load", "sklstm._load_net"),
+    ("sklstm._load_net", "sklstm._model_file"),
     ("sklstm.datasets", "sklstm.datasets._loaders"),
     ("sklstm.datasets", "sklstm.datasets._ts"),
 }
