@@ -53,6 +53,7 @@ LAYERS = {
     "sklstm._forecasting": 5,
     "sklstm._plotting": 5,
     "sklstm._embeddings": 5,
+    "sklstm._baselines": 5,
     "sklstm.datasets": 5,
     "sklstm.datasets._loaders": 5,
     "sklstm.datasets._ts": 5,

@@ -1,0 +1,42 @@
+"""The main job (python -m sklstm) reports sklstm beside the linear baseline."""
+
+import re
+
+from sklearn.pipeline import make_pipeline
+from sklearn.utils import Bunch
+
+import sklstm.__main__ as main_job
+from sklstm import LSTMClassifier, TextSequencer
+from sklstm.datasets import load_financial_tweets
+
+
+def _small(subset, **kwargs):
+    full = load_financial_tweets(subset=subset)
+    n = 400 if subset == "train" else 150
+    return Bunch(
+        data=full.data[:n], target=full.target[:n], target_names=full.target_names
+    )
+
+
+def _tiny_pipeline(random_state, verbose):
+    return make_pipeline(
+        TextSequencer(),
+        LSTMClassifier(
+            hidden_size=8, embedding_dim=8, max_epochs=2, early_stopping=True,
+            random_state=random_state, verbose=verbose,
+        ),
+    )  # fmt: skip
+
+
+def test_main_job_prints_the_baseline_on_the_same_split(monkeypatch, capsys):
+    monkeypatch.setattr(main_job, "load_financial_tweets", _small)
+    monkeypatch.setattr(main_job, "_pipeline", _tiny_pipeline)
+    acc = main_job.run_tweets(random_state=0, verbose=0)
+    out = capsys.readouterr().out
+    assert f"validation accuracy: {acc:.4f}" in out
+    m = re.search(
+        r"baseline \(TF-IDF.*same split\): (0\.\d{4}).*sklstm - baseline: ([+-]\d+\.\d) points",
+        out,
+    )
+    assert m, out
+    assert abs(100 * (acc - float(m.group(1))) - float(m.group(2))) < 0.06
