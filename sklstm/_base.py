@@ -59,7 +59,11 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         "bidirectional": ["boolean"],
         "proj_size": [Interval(Integral, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
-        "pooling": [StrOptions(set(POOLINGS))],
+        "pooling": [StrOptions({"auto", *POOLINGS})],
+        "patch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "token_dropout": [Interval(Real, 0, 1, closed="left")],
         "embeddings": ["array-like", None],
         "freeze_embeddings": ["boolean"],
@@ -100,7 +104,8 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         bidirectional=False,
         proj_size=0,
         dropout="auto",
-        pooling="last",
+        pooling="auto",
+        patch_size="auto",
         token_dropout=0.25,
         embeddings=None,
         freeze_embeddings=False,
@@ -133,6 +138,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         self.proj_size = proj_size
         self.dropout = dropout
         self.pooling = pooling
+        self.patch_size = patch_size
         self.token_dropout = token_dropout
         self.embeddings = embeddings
         self.freeze_embeddings = freeze_embeddings

@@ -14,6 +14,8 @@ __all__ = [
     "initial_max_epochs",
     "resolve_dropout",
     "resolve_hidden_size",
+    "resolve_patch",
+    "resolve_pooling",
 ]
 
 #: max_epochs="auto": this many epochs ...
@@ -23,6 +25,11 @@ AUTO_MAX_STEPS = 800
 #: ... and no stop on a training-loss plateau within this many steps (on small
 #: data, one step per epoch, the first plateau is not the last)
 AUTO_MIN_STEPS = 400
+
+#: patch_size="auto": numeric series at least this long are read in patches ...
+AUTO_PATCH_MIN_LENGTH = 200
+#: ... of a this-th of their (longest) length
+AUTO_PATCH_DIVISOR = 50
 
 #: hidden_size="auto" and dropout="auto" by kind of input
 AUTO_HIDDEN_SIZE = {"tokens": 128, "numeric": 64}
@@ -35,6 +42,27 @@ def resolve_hidden_size(hidden_size, kind: str) -> int:
 
 def resolve_dropout(dropout, kind: str) -> float:
     return AUTO_DROPOUT[kind] if dropout == "auto" else dropout
+
+
+def resolve_patch(patch_size, kind: str, max_length: int) -> tuple[int, int]:
+    """(window size, stride) for ``patch_size`` on input of ``kind``."""
+    if kind != "numeric":
+        return 1, 1
+    if patch_size == "auto":
+        if max_length < AUTO_PATCH_MIN_LENGTH:
+            return 1, 1
+        patch_size = max_length // AUTO_PATCH_DIVISOR
+    return patch_size, max(1, patch_size // 2)
+
+
+#: pooling="auto": token ids, series read in patches, other series
+AUTO_POOLING = {"tokens": "concat", "patched": "mean", "numeric": "last"}
+
+
+def resolve_pooling(pooling: str, kind: str, patched: bool) -> str:
+    if pooling != "auto":
+        return pooling
+    return AUTO_POOLING["patched" if patched else kind]
 
 
 def initial_max_epochs(max_epochs) -> int:

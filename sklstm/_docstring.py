@@ -49,11 +49,24 @@ _network_params = """cell : {"lstm", "gru", "rnn", "peephole", "cifg"}, default=
         0.2 for token ids, 0.5 for numeric series (small numeric datasets
         overfit quickly).
 
-    pooling : {"last", "mean", "max", "attention"}, default="last"
+    pooling : {"auto", "last", "mean", "max", "attention", "concat"}, \
+default="auto"
         How the sequence of hidden states becomes one vector: the last valid
         state (both directions when bidirectional), the mean or maximum over
-        the valid (non-padding) steps, or ``"attention"``: a weighted mean
-        with learned weights (additive attention) over the valid steps.
+        the valid (non-padding) steps, ``"attention"``: a weighted mean
+        with learned weights (additive attention) over the valid steps, or
+        ``"concat"``: the last state, the mean and the maximum side by side.
+        ``"auto"``: ``"concat"`` for token ids, ``"mean"`` for series read in
+        patches (see ``patch_size``), ``"last"`` for other numeric series.
+
+    patch_size : int or "auto", default="auto"
+        Numeric series only: read windows of ``patch_size`` consecutive steps
+        (all features), one window every ``max(1, patch_size // 2)`` steps, as
+        single input vectors, so that the LSTM runs over a series about
+        ``2 / patch_size`` as long. ``"auto"``: series of at least 200 steps
+        are read in windows of a 50th of their length (OSULeaf, 427 steps:
+        8; ACSF1, 1460 steps: 29), shorter ones step by step (1). Ignored
+        for token ids.
 
     token_dropout : float, default=0.25
         Word dropout for token-id input: during training each real token is

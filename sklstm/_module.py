@@ -17,7 +17,8 @@ from torch import nn
 
 from sklstm._cells import CIFGLSTM, PeepholeLSTM
 from sklstm._ids import OOV_ID, PAD_ID
-from sklstm._pooling import pool, reverse_within_lengths
+from sklstm._patching import patch
+from sklstm._pooling import pool, pooled_size, reverse_within_lengths
 
 __all__ = ["SequenceNet", "reverse_within_lengths"]
 
@@ -71,6 +72,10 @@ dropout, pooling
         during training (word dropout).
     input_mean, input_scale : sequence of float or None
         Per-feature standardisation of numeric input, learned by the estimator.
+    patch_size, patch_stride : int
+        Numeric input: read windows of ``patch_size`` steps, one every
+        ``patch_stride`` steps, as single input vectors (:mod:`sklstm._patching`);
+        1 reads every step.
     """
 
     def __init__(
@@ -91,8 +96,12 @@ dropout, pooling
         freeze_embeddings: bool = False,
         input_mean=None,
         input_scale=None,
+        patch_size: int = 1,
+        patch_stride: int = 1,
     ):
         super().__init__()
+        self.patch_size = patch_size
+        self.patch_stride = patch_stride
         self.pooling = pooling
         self.bidirectional = bidirectional
         self.token_dropout = token_dropout
@@ -109,7 +118,7 @@ dropout, pooling
             in_size = embedding_dim
         else:
             self.embedding = None
-            in_size = n_step_features
+            in_size = n_step_features * patch_size
             mean = torch.zeros(n_step_features) if input_mean is None else input_mean
             scale = torch.ones(n_step_features) if input_scale is None else input_scale
             self.register_buffer(
@@ -139,7 +148,7 @@ dropout, pooling
             )
         else:
             self.attention = None
-        self.head = nn.Linear(out_size, n_outputs)
+        self.head = nn.Linear(pooled_size(pooling, out_size), n_outputs)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if self.embedding is not None:
@@ -152,12 +161,20 @@ dropout, pooling
                 )
                 x = x.masked_fill(drop, OOV_ID)
             h = self.embedding(x)
+            lengths = lengths.to(h.device)
         else:
-            h = (x - self.input_mean) / self.input_scale
-        z = self.encode(h, lengths.to(h.device))
+            h, lengths = self.numeric_input(x, lengths.to(x.device))
+        z = self.encode(h, lengths)
         if self.training:
             z = self.dropout(z)
         return self.output(z)
+
+    def numeric_input(self, x: torch.Tensor, lengths: torch.Tensor):
+        """Standardised numeric input (and its lengths), cut into patches."""
+        h = (x - self.input_mean) / self.input_scale
+        if self.patch_size > 1:
+            h, lengths = patch(h, lengths, self.patch_size, self.patch_stride)
+        return h, lengths
 
     def encode(
         self, h: torch.Tensor, lengths: torch.Tensor, *, traceable: bool = False

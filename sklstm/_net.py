@@ -18,7 +18,13 @@ from skorch import NeuralNet
 from skorch.utils import to_tensor
 
 from sklstm._batching import BucketBatchLoader
-from sklstm._defaults import initial_max_epochs, resolve_dropout, resolve_hidden_size
+from sklstm._defaults import (
+    initial_max_epochs,
+    resolve_dropout,
+    resolve_hidden_size,
+    resolve_patch,
+    resolve_pooling,
+)
 from sklstm._ids import PAD_ID
 from sklstm._module import SequenceNet
 from sklstm._scaling import feature_stats
@@ -189,6 +195,7 @@ def network_kwargs(est, seqs, n_outputs: int, *, train_idx=None, weights=None):
         raise ValueError(
             f"proj_size={est.proj_size} must be smaller than hidden_size={hidden_size}."
         )
+    size, stride = resolve_patch(est.patch_size, seqs.kind, int(seqs.lengths.max()))
     kwargs = {
         "n_step_features": seqs.n_features,
         "embedding_dim": est.embedding_dim,
@@ -198,7 +205,7 @@ def network_kwargs(est, seqs, n_outputs: int, *, train_idx=None, weights=None):
         "proj_size": est.proj_size,
         "cell": est.cell,
         "dropout": resolve_dropout(est.dropout, seqs.kind),
-        "pooling": est.pooling,
+        "pooling": resolve_pooling(est.pooling, seqs.kind, patched=size > 1),
         "token_dropout": est.token_dropout,
         "n_outputs": n_outputs,
     }
@@ -215,6 +222,8 @@ def network_kwargs(est, seqs, n_outputs: int, *, train_idx=None, weights=None):
             scale = np.ones(seqs.n_features, dtype=np.float32)
         kwargs["input_mean"] = mean
         kwargs["input_scale"] = scale
+        if size > 1:
+            kwargs["patch_size"], kwargs["patch_stride"] = size, stride
         input_stats = {"_input_mean": mean, "_input_scale": scale}
     else:
         n_tokens = int(seqs.data.max()) + 1 if seqs.data.size else 2

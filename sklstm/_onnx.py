@@ -39,6 +39,7 @@ from torch import nn
 
 from sklstm._cells import CIFGLSTM, PeepholeLSTM, _peephole_forward
 from sklstm._ids import OOV_ID, PAD_ID
+from sklstm._pooling import POOLINGS
 from sklstm._version import __version__
 
 __all__ = ["to_onnx"]
@@ -210,7 +211,7 @@ class _ExportNet(nn.Module):
             x = torch.where(x >= self.n_tokens, OOV_ID, x)
             h = net.embedding(x)
         else:
-            h = (x - net.input_mean) / net.input_scale
+            h, lengths = net.numeric_input(x, lengths)
         # the network's own layers and pooling, without the eager shortcuts
         # (dropout between layers is the identity at inference)
         out = net.output(net.encode(h, lengths, traceable=True))
@@ -354,10 +355,10 @@ def to_onnx(estimator, path=None, *, opset=None):
     for layers in (net.forward_layers, net.backward_layers or []):
         for i, layer in enumerate(layers):
             layers[i] = _exportable(layer)
-    if net.pooling not in ("last", "mean", "max", "attention"):
+    if net.pooling not in POOLINGS:
         raise NotImplementedError(
-            f"to_onnx cannot export pooling={net.pooling!r}; it supports 'last', "
-            "'mean', 'max' and 'attention'."
+            f"to_onnx cannot export pooling={net.pooling!r}; it supports "
+            f"{', '.join(map(repr, POOLINGS))}."
         )
 
     is_classifier = hasattr(estimator, "classes_")

@@ -13,10 +13,16 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["POOLINGS", "pool", "reverse_within_lengths", "valid_mask"]
+__all__ = ["POOLINGS", "pool", "pooled_size", "reverse_within_lengths", "valid_mask"]
 
-#: the values of the estimators' ``pooling`` parameter
-POOLINGS = ("last", "mean", "max", "attention")
+#: the poolings a network computes ("concat": last, mean and max side by side,
+#: as in ULMFiT)
+POOLINGS = ("last", "mean", "max", "attention", "concat")
+
+
+def pooled_size(pooling: str, state_size: int) -> int:
+    """Length of the pooled vector for states of ``state_size``."""
+    return 3 * state_size if pooling == "concat" else state_size
 
 
 def reverse_within_lengths(
@@ -64,6 +70,12 @@ def pool(
     which "last" reads: the backward direction ends at the first step.
     ``attention`` maps states to one score per step (``pooling="attention"``).
     """
+    if pooling == "concat":
+        parts = [
+            pool(p, h, lengths, out_f=out_f, out_b_rev=out_b_rev, traceable=traceable)
+            for p in ("last", "mean", "max")
+        ]
+        return torch.cat(parts, dim=1)
     last_idx = (lengths - 1).clamp(min=0)
     if pooling == "last":
         if not traceable and out_f.shape[0] == 1:

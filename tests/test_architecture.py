@@ -33,6 +33,7 @@ LAYERS = {
     "sklstm._batching": 2,
     "sklstm._cells": 2,
     "sklstm._pooling": 2,
+    "sklstm._patching": 2,
     "sklstm._module": 2,
     # 3: building, training and running the skorch net
     "sklstm._net": 3,
@@ -67,6 +68,8 @@ LAYERS = {
 SAME_LAYER = {
     ("sklstm._module", "sklstm._cells"),
     ("sklstm._module", "sklstm._pooling"),
+    ("sklstm._module", "sklstm._patching"),
+    ("sklstm._patching", "sklstm._pooling"),
     ("sklstm._batching", "sklstm._validation"),  # the Sequences type only
     ("sklstm._callbacks", "sklstm._early_stopping"),
     ("sklstm._net", "sklstm._batching"),
@@ -91,6 +94,7 @@ FORBIDDEN = {
     # the torch modules know nothing of scikit-learn or skorch
     "sklstm._cells": {"sklearn", "skorch"},
     "sklstm._pooling": {"sklearn", "skorch"},
+    "sklstm._patching": {"sklearn", "skorch"},
     "sklstm._module": {"sklearn", "skorch"},
     "sklstm._ids": {"numpy", "torch", "sklearn", "skorch"},
 }

@@ -275,3 +275,22 @@ def test_too_old_opset_is_a_clear_error():
     )
     with pytest.raises(ValueError, match="opset 12"):
         to_onnx(clf, opset=11)
+
+
+@pytest.mark.parametrize("pooling", ["auto", "concat"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_series_read_in_patches_export_with_their_lengths(rng, pooling, bidirectional):
+    seqs = [rng.normal(size=(int(n), 2)) for n in rng.integers(9, 30, size=20)]
+    y = np.array([1000 + 50 * s[:, 0].sum() for s in seqs])
+    reg = LSTMRegressor(
+        patch_size=4, pooling=pooling, bidirectional=bidirectional, **TINY
+    ).fit(seqs, y)
+    assert reg.net_.module_.patch_size == 4
+    sess = _session(to_onnx(reg))
+    x, lengths = _pad(seqs, fill=1e3)
+    (pred,) = sess.run(None, {"x": x, "lengths": lengths})
+    np.testing.assert_allclose(pred, reg.predict(seqs), rtol=RTOL, atol=ATOL)
+    # a longer padding width than any seen in fit: the graph cuts windows freely
+    x2 = np.concatenate([x, np.full((len(x), 13, 2), 7.0, dtype=np.float32)], axis=1)
+    (pred2,) = sess.run(None, {"x": x2, "lengths": lengths})
+    np.testing.assert_allclose(pred2, pred, rtol=RTOL, atol=ATOL)

@@ -68,8 +68,15 @@ def test_eager_shortcuts_equal_the_traceable_path(pooling, batch):
     h, lengths = _states()[:batch], LENGTHS[:batch]
     attention = torch.nn.Linear(4, 1)
     kw = dict(out_f=h, out_b_rev=_states(3)[:batch], attention=attention)
-    if pooling != "last":
+    if pooling not in ("last", "concat"):
         kw["out_b_rev"] = None
     eager = pool(pooling, h, lengths, **kw)
     traced = pool(pooling, h, lengths, traceable=True, **kw)
     assert torch.equal(eager, traced)
+
+
+def test_concat_is_last_mean_and_max_side_by_side():
+    h = _states()
+    z = pool("concat", h, LENGTHS, out_f=h)
+    parts = [pool(p, h, LENGTHS, out_f=h) for p in ("last", "mean", "max")]
+    assert torch.equal(z, torch.cat(parts, dim=1))
