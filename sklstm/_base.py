@@ -173,6 +173,13 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             state = dict(state, accelerator=None)
         return state
 
+    def __setstate__(self, state):
+        # parameters added since a pickle was written: the value that does
+        # what the older version did, so a refit behaves as it did then
+        for name, old_behaviour in _ADDED_PARAMETERS.items():
+            state.setdefault(name, old_behaviour)
+        super().__setstate__(state)
+
     # --- hooks for subclasses -------------------------------------------------
     _is_classifier = False
 
@@ -447,6 +454,10 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.non_deterministic = False
         return tags
+
+
+#: parameters added after 0.1.0.dev0, with the value that reproduces it
+_ADDED_PARAMETERS = {"patch_size": 1}
 
 
 class _Interrupted(Exception):

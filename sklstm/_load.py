@@ -17,7 +17,7 @@ import zipfile
 import numpy as np
 import torch
 
-from sklstm._base import _BaseLSTM
+from sklstm._base import _ADDED_PARAMETERS, _BaseLSTM
 from sklstm._compat import get_param_names, validate_params
 from sklstm._load_net import _read_net
 from sklstm._model_file import (
@@ -179,6 +179,9 @@ class _Reader:
             for k, v in params.items()
         }
         is_lstm = issubclass(cls, _BaseLSTM)
+        if is_lstm:
+            # parameters the writing version did not have: what it did
+            params = {**_ADDED_PARAMETERS, **params}
         if is_lstm and self.device_param is not None:
             params["device"] = self.device_param
         attrs = _dict(node, "attributes", where)

@@ -22,6 +22,8 @@ def test_old_text_pipeline_file_predicts_as_before():
     model = sklstm.load(DATA / "text_pipeline_v0.sklstm")
     proba = model.predict_proba(EXPECTED["text_inputs"])
     np.testing.assert_allclose(proba, EXPECTED["text_proba"], rtol=0, atol=1e-12)
+    # parameters added since: set to what the old version did
+    assert model[-1].get_params()["patch_size"] == 1
 
 
 def test_old_series_regressor_file_predicts_as_before():
@@ -40,8 +42,10 @@ def test_old_pickle_loads_with_the_version_warning_and_predicts_as_before():
         assert any(issubclass(w.category, InconsistentVersionWarning) for w in caught)
     proba = model.predict_proba(EXPECTED["text_inputs"])
     np.testing.assert_allclose(proba, EXPECTED["pickled_proba"], rtol=0, atol=1e-12)
-    # and it trains on: a refit through the old pickle's estimator works
+    # and it trains on: a refit through the old pickle's estimator works, with
+    # parameters added since then set to what the old version did
     est = model[-1]
+    assert est.get_params()["patch_size"] == 1
     est.set_params(max_epochs=1)
     model.fit(EXPECTED["text_inputs"] * 4, ["up", "down", "up"] * 4)
     assert model.predict(EXPECTED["text_inputs"]).shape == (3,)
