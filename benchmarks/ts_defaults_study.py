@@ -36,7 +36,7 @@ samples ``n`` (they become estimator parameters per dataset; ``steps_per_epoch
 
 ``min_steps`` and an old sklstm without ``lr_schedule`` need a study subclass
 that swaps sklstm's early-stopping callback; it relies on the private
-``_callbacks`` hook of ``_BaseLSTM``.
+``_configure`` step of ``_BaseLSTM._fit_unsafe``.
 
 Run (from the repository root)::
 
@@ -166,7 +166,9 @@ def _min_epochs_early_stopping(early_stopping, min_epochs: int):
                 self.misses_ = 0  # an early plateau never stops training
             super().on_epoch_end(net, **kwargs)
 
-    return _AfterMinEpochs(**early_stopping.get_params())
+    params = early_stopping.get_params()
+    params.pop("min_epochs", None)  # sklstm's own stop rule has it built in
+    return _AfterMinEpochs(**params)
 
 
 def _estimator(config: dict, params: dict, seed: int):
@@ -179,18 +181,20 @@ def _estimator(config: dict, params: dict, seed: int):
         return LSTMClassifier(random_state=seed, **params)
 
     class _Study(LSTMClassifier):
-        # not a parameter: this study class is never cloned
-        def _callbacks(self, early):
-            callbacks, snapshot = super()._callbacks(early)
-            callbacks = [
+        # not a parameter: this study class is never cloned. The fit's
+        # callbacks are set in _configure (sklstm/_base.py); swap the stop
+        # rule there (without a validation set) and add the schedule.
+        def _configure(self, net, train_ds, full, valid_idx, early, seed):
+            snapshot = super()._configure(net, train_ds, full, valid_idx, early, seed)
+            net.callbacks = [
                 (name, _min_epochs_early_stopping(cb, min_epochs))
                 if name == "early_stopping" and not early
                 else (name, cb)
-                for name, cb in callbacks
+                for name, cb in net.callbacks
             ]
             if schedule:
-                callbacks.insert(0, ("lr_schedule", _scheduler(schedule, self)))
-            return callbacks, snapshot
+                net.callbacks.insert(0, ("lr_schedule", _scheduler(schedule, self)))
+            return snapshot
 
     return _Study(random_state=seed, **params)
 
