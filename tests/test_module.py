@@ -44,9 +44,13 @@ def test_attention_weights_ignore_padding():
 
 def test_proj_size(token_data):
     X, y, _ = token_data
-    clf = LSTMClassifier(proj_size=4, **dict(EXACT, max_epochs=1)).fit(X, y)
+    clf = LSTMClassifier(proj_size=4, pooling="last", **dict(EXACT, max_epochs=1))
+    clf.fit(X, y)
     assert clf.net_.module_.forward_layers[0].proj_size == 4
     assert clf.net_.module_.head.in_features == 4
+    # concat pooling (the default for token ids) reads last, mean and max
+    concat = LSTMClassifier(proj_size=4, **dict(EXACT, max_epochs=1)).fit(X, y)
+    assert concat.net_.module_.head.in_features == 3 * 4
     with pytest.raises(ValueError, match="only available for cell='lstm'"):
         LSTMClassifier(proj_size=4, cell="gru", **EXACT).fit(X, y)
     with pytest.raises(ValueError, match="smaller than hidden_size"):
