@@ -56,7 +56,7 @@ def resolve_patch(patch_size, kind: str, max_length: int) -> tuple[int, int]:
 
 
 #: pooling="auto": token ids, series read in patches, other series
-AUTO_POOLING = {"tokens": "concat", "patched": "mean", "numeric": "last"}
+AUTO_POOLING = {"tokens": "last", "patched": "mean", "numeric": "last"}
 
 
 def resolve_pooling(pooling: str, kind: str, patched: bool) -> str:

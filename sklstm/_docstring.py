@@ -56,8 +56,8 @@ default="auto"
         the valid (non-padding) steps, ``"attention"``: a weighted mean
         with learned weights (additive attention) over the valid steps, or
         ``"concat"``: the last state, the mean and the maximum side by side.
-        ``"auto"``: ``"concat"`` for token ids, ``"mean"`` for series read in
-        patches (see ``patch_size``), ``"last"`` for other numeric series.
+        ``"auto"``: ``"mean"`` for series read in patches (see
+        ``patch_size``), ``"last"`` for token ids and other numeric series.
 
     patch_size : int or "auto", default="auto"
         Numeric series only: read windows of ``patch_size`` consecutive steps

@@ -48,8 +48,9 @@ def test_proj_size(token_data):
     clf.fit(X, y)
     assert clf.net_.module_.forward_layers[0].proj_size == 4
     assert clf.net_.module_.head.in_features == 4
-    # concat pooling (the default for token ids) reads last, mean and max
-    concat = LSTMClassifier(proj_size=4, **dict(EXACT, max_epochs=1)).fit(X, y)
+    # concat pooling reads last, mean and max
+    concat = LSTMClassifier(proj_size=4, pooling="concat", **dict(EXACT, max_epochs=1))
+    concat.fit(X, y)
     assert concat.net_.module_.head.in_features == 3 * 4
     with pytest.raises(ValueError, match="only available for cell='lstm'"):
         LSTMClassifier(proj_size=4, cell="gru", **EXACT).fit(X, y)
