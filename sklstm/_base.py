@@ -42,7 +42,7 @@ from sklstm._runtime import (
     thread_limit,
     training_threads,
 )
-from sklstm._validation import InputSpec, check_sequences
+from sklstm._validation import InputSpec, Sequences, check_sequences
 
 
 class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
@@ -83,6 +83,8 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        # the options are the subclass's: see _CALIBRATIONS
+        "calibration": "no_validation",
         "callbacks": [list, None],
         "warm_start": ["boolean"],
         "module_kwargs": [dict, None],
@@ -122,6 +124,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         validation_fraction=0.1,
         n_iter_no_change=5,
         tol=1e-4,
+        calibration="auto",
         callbacks=None,
         warm_start=False,
         module_kwargs=None,
@@ -155,6 +158,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.calibration = calibration
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.module_kwargs = module_kwargs
@@ -194,12 +198,32 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
     def _criterion(self):
         raise NotImplementedError
 
+    def _criterion_kwargs(self) -> dict:
+        """Arguments of the criterion beyond ``reduction``."""
+        return {}
+
     def _sample_weight(self, y_enc, sample_weight):
         """Per-sample training weights (None when all are equal)."""
         return sample_weight
 
     # a plain function (outputs, targets, weights) -> float, set by subclasses
     _score_fn = None
+
+    #: calibration methods of the subclass -> whether they need a held-out split
+    _CALIBRATIONS: dict = {}
+    #: what calibration="auto" runs when early stopping holds out a split
+    _AUTO_CALIBRATION = None
+
+    def _calibrate(self, method, outputs, y_enc, weights, rows=None) -> dict:
+        """Fitted calibration attributes from held-out ``outputs`` (None: off).
+
+        ``rows`` are the held-out rows' positions in the training data.
+        """
+        raise NotImplementedError
+
+    def _cross_calibrate(self, X, y, sample_weight, seed) -> dict:
+        """Calibration attributes from refits on folds (methods without a split)."""
+        raise NotImplementedError
 
     # --- fitting ----------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, *, partial=False, classes=None):
@@ -235,6 +259,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             )
         self._check_params()
         warm = (partial or self.warm_start) and "net_" in self.__dict__
+        X_raw, y_raw = X, y
         seqs, y = self._validate_input(X, y, warm=warm)
         sample_weight = self._validate_sample_weight(sample_weight, len(seqs))
         y_enc, n_outputs = self._targets(y, sample_weight, classes, warm=warm)
@@ -242,8 +267,13 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         device, seed = self._device_and_seed(partial=partial, warm=warm)
 
         early = uses_early_stopping(self.early_stopping, len(seqs), partial=partial)
+        method = calibration_method(
+            self.calibration, early, self._AUTO_CALIBRATION, partial=partial
+        )
+        # calibration on a split of its own when early stopping has none
+        held_out = early or self._CALIBRATIONS.get(method, False)
         train_idx = valid_idx = None
-        if early:
+        if held_out:
             train_idx, valid_idx = validation_split(
                 len(seqs),
                 y_enc,
@@ -263,7 +293,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             )
 
         full = SequenceDataset(seqs, y_enc, n_tokens=n_tokens, weights=weights)
-        train_ds = subset(full, train_idx) if early else full
+        train_ds = subset(full, train_idx) if held_out else full
         snapshot = self._configure(net, train_ds, full, valid_idx, early, seed)
         self._train(net, plan, train_ds, device, seed, partial=partial, warm=warm)
 
@@ -284,6 +314,19 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             for k, v in plan.input_stats.items():
                 setattr(self, k, v)
         self._record_history(net.history, early)
+        if method is not None and held_out:
+            held = Sequences(seqs.data[valid_idx], seqs.lengths[valid_idx], seqs.kind)
+            outputs = network_outputs(
+                self.net_.module_, held, n_tokens=n_tokens, n_outputs=n_outputs
+            )
+            w = None if weights is None else weights[valid_idx]
+            attrs = self._calibrate(method, outputs, y_enc[valid_idx], w, valid_idx)
+        elif method is not None:
+            attrs = self._cross_calibrate(X_raw, y_raw, sample_weight, seed)
+        else:
+            attrs = self._calibrate(None, None, None, None)
+        for k, v in attrs.items():
+            setattr(self, k, v)
         if interrupted:
             raise _Interrupted(
                 f"Training was interrupted; {type(self).__name__} keeps the model "
@@ -457,7 +500,20 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
 
 
 #: parameters added after 0.1.0.dev0, with the value that reproduces it
-_ADDED_PARAMETERS = {"patch_size": 1}
+_ADDED_PARAMETERS = {"patch_size": 1, "calibration": None}
+
+
+def calibration_method(calibration, early: bool, auto, *, partial: bool):
+    """The calibration a fit runs: None, or the subclass's method name.
+
+    ``"auto"`` calibrates where early stopping holds out a split anyway (no
+    extra cost) and not otherwise; ``partial_fit`` never calibrates.
+    """
+    if partial or calibration is None:
+        return None
+    if calibration == "auto":
+        return auto if early else None
+    return calibration
 
 
 class _Interrupted(Exception):

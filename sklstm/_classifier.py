@@ -10,6 +10,7 @@ from sklearn.utils.validation import column_or_1d
 from torch import nn
 
 from sklstm._base import _BaseLSTM
+from sklstm._calibration import fit_temperature
 from sklstm._compat import StrOptions, _fit_context
 from sklstm._docstring import DOCS, Substitution, fitted_attrs
 
@@ -63,10 +64,25 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         ``n_samples / (n_classes * np.bincount(y))``, or None for equal
         weights. Multiplied with ``sample_weight``.
 
+    calibration : {"auto", "temperature"} or None, default="auto"
+        How ``predict_proba`` is calibrated. ``"temperature"``: temperature
+        scaling, one scalar ``T`` that divides the logits, fitted by
+        minimising the (``sample_weight``-weighted) log loss of the held-out
+        validation split; with early stopping that is its split (no extra
+        cost), without it ``fit`` holds out ``validation_fraction`` of the
+        data for it, so the network trains on less. ``"auto"``: temperature
+        scaling when early stopping is on, none otherwise. None: the raw
+        softmax. ``predict`` is the same either way; ``partial_fit`` does
+        not calibrate. See :ref:`uncertainty`.
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
+
+    temperature_ : float or None
+        The fitted temperature (``predict_proba`` is the softmax of
+        ``logits / temperature_``); None when not calibrated.
 
     %(fitted_attrs)s
 
@@ -93,7 +109,10 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
     _parameter_constraints: dict = {
         **_BaseLSTM._parameter_constraints,
         "class_weight": [StrOptions({"balanced"}), dict, None],
+        "calibration": [StrOptions({"auto", "temperature"}), None],
     }
+    _CALIBRATIONS = {"temperature": True}
+    _AUTO_CALIBRATION = "temperature"
 
     def __init__(
         self,
@@ -123,6 +142,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         validation_fraction=0.1,
         n_iter_no_change=5,
         tol=1e-4,
+        calibration="auto",
         callbacks=None,
         warm_start=False,
         class_weight=None,
@@ -158,6 +178,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
             tol=tol,
+            calibration=calibration,
             callbacks=callbacks,
             warm_start=warm_start,
             module_kwargs=module_kwargs,
@@ -314,6 +335,21 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             return _MultilabelLoss
         return nn.CrossEntropyLoss
 
+    def _calibrate(self, method, outputs, y_enc, weights, rows=None) -> dict:
+        if method is None:
+            return {"temperature_": None}
+        t = fit_temperature(outputs, y_enc, weights, multilabel=self._multilabel)
+        return {"temperature_": t}
+
+    def _logits(self, X) -> np.ndarray:
+        """Network outputs divided by the fitted temperature (if any)."""
+        logits = self._forward(X)
+        # models pickled or saved before calibration existed have none
+        temperature = self.__dict__.get("temperature_")
+        if temperature is not None:
+            logits /= temperature
+        return logits
+
     def predict_proba(self, X):
         """Class probabilities for each sequence.
 
@@ -326,8 +362,9 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``; for multilabel
             targets, the probability of each label (they need not sum to 1).
+            Calibrated when ``temperature_`` is set.
         """
-        logits = self._forward(X)
+        logits = self._logits(X)
         if self._multilabel:
             return 1.0 / (1.0 + np.exp(-logits))
         logits -= logits.max(axis=1, keepdims=True)
@@ -346,7 +383,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        logits = self._forward(X)
+        logits = self._logits(X)
         if self._multilabel:
             return -np.logaddexp(0.0, -logits)
         logits -= logits.max(axis=1, keepdims=True)

@@ -20,6 +20,8 @@ from numbers import Integral
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from sklstm._conformal import check_coverage, conformal_quantile
+
 __all__ = ["forecast", "last_window", "make_windows"]
 
 
@@ -216,7 +218,7 @@ def last_window(y, *, window, X=None):
     return np.ascontiguousarray(feats[None, -window:, :])
 
 
-def forecast(estimator, y, *, window, steps, X=None, X_future=None):
+def forecast(estimator, y, *, window, steps, X=None, X_future=None, coverage=None):
     """Forecast the ``steps`` values after the end of a series.
 
     ``estimator`` is a fitted regressor trained on ``make_windows(y_train,
@@ -249,15 +251,31 @@ def forecast(estimator, y, *, window, steps, X=None, X_future=None):
         The exogenous values after the end of ``y``, needed with ``X`` when the
         forecast is recursive: one row per step that is fed back in.
 
+    coverage : float, default=None
+        If given (in (0, 1)), also return conformal prediction intervals
+        that hold each step's true value with this probability. Each step is
+        conformalised on its own, so the intervals widen as errors grow with
+        the horizon. Direct forecasts use the model's
+        :meth:`~sklstm.LSTMRegressor.predict_interval` (one output column
+        per step). Recursive forecasts are rerun from every held-out
+        window of the model's ``calibration="split"`` fit, and each step's
+        absolute error on the observed values after that window is a
+        conformity score; ``y`` (and ``X``) must then be the series the
+        model was fitted on.
+
     Returns
     -------
     y_future : ndarray of shape (steps,) or (steps, n_series)
         The forecast, 1-D when ``y`` is 1-D.
 
+    (lower, upper) : tuple of ndarray, each shaped like ``y_future``
+        Only with ``coverage``: the interval bounds.
+
     See Also
     --------
     make_windows : Cut a series into training windows.
     last_window : The input window that ends at the last observation.
+    LSTMRegressor.predict_interval : Conformal intervals for any input.
 
     Examples
     --------
@@ -275,17 +293,17 @@ def forecast(estimator, y, *, window, steps, X=None, X_future=None):
     """
     window = _check_int(window, "window")
     steps = _check_int(steps, "steps")
+    if coverage is not None:
+        coverage = check_coverage(coverage)
     if not hasattr(estimator, "predict"):
         raise TypeError(
             f"estimator must be a fitted regressor with a predict method, got "
             f"{type(estimator).__name__}."
         )
-    history, y_1d, n_series = _features(y, X)
-    if len(history) < window:
-        raise ValueError(
-            f"y has {len(history)} time steps, fewer than window={window}."
-        )
-    n_exog = history.shape[1] - n_series
+    feats, y_1d, n_series = _features(y, X)
+    if len(feats) < window:
+        raise ValueError(f"y has {len(feats)} time steps, fewer than window={window}.")
+    n_exog = feats.shape[1] - n_series
     future_exog = None
     if X_future is not None:
         if X is None:
@@ -299,34 +317,106 @@ def forecast(estimator, y, *, window, steps, X=None, X_future=None):
                 f"X_future has {future_exog.shape[1]} columns but X has {n_exog}; "
                 "they must be the same exogenous series."
             )
+        future_exog = future_exog[None]
 
-    history = history[-window:]
-    chunks = []
-    done = 0
-    while done < steps:
-        pred = np.asarray(estimator.predict(history[None, -window:, :]), float)
-        pred = pred.reshape(-1)
-        if pred.size == 0 or pred.size % n_series:
+    y_future, per_window = _recursive(
+        estimator, feats[None, -window:], steps, n_series, future_exog
+    )
+    y_future = y_future[0]
+    if coverage is None:
+        return y_future[:, 0] if y_1d else y_future
+    if per_window >= steps:
+        half = _direct_half_width(estimator, feats[None, -window:], coverage)
+        half = half.reshape(per_window, n_series)[:steps]
+    else:
+        half = _recursive_half_width(
+            estimator, feats, window, steps, n_series, coverage
+        )
+    lower, upper = y_future - half, y_future + half
+    if y_1d:
+        return y_future[:, 0], (lower[:, 0], upper[:, 0])
+    return y_future, (lower, upper)
+
+
+def _recursive(estimator, windows, steps: int, n_series: int, future_exog=None):
+    """Forecasts ``(n, steps, n_series)`` from each of ``windows``, feeding
+    predictions back in; also the number of steps one prediction gives.
+
+    ``future_exog`` is ``(n, n_future, n_exog)``: the exogenous values of
+    the steps after each window.
+    """
+    n, window, n_features = windows.shape
+    n_exog = n_features - n_series
+    history, chunks, done = windows, [], 0
+    while True:
+        pred = np.asarray(estimator.predict(history[:, -window:, :]), float)
+        pred = pred.reshape(n, -1)
+        if pred.shape[1] == 0 or pred.shape[1] % n_series:
             raise ValueError(
-                f"The estimator predicted {pred.size} values per window, not a "
+                f"The estimator predicted {pred.shape[1]} values per window, not a "
                 f"multiple of the {n_series} series in y; was it trained on "
                 "make_windows of this series?"
             )
-        chunk = pred.reshape(-1, n_series)  # (steps predicted, n_series)
+        chunk = pred.reshape(n, -1, n_series)  # (n, steps predicted, n_series)
         chunks.append(chunk)
-        done += len(chunk)
+        done += chunk.shape[1]
         if done >= steps:
             break
         if n_exog:
-            if future_exog is None or len(future_exog) < done:
-                have = 0 if future_exog is None else len(future_exog)
+            have = 0 if future_exog is None else future_exog.shape[1]
+            if have < done:
                 raise ValueError(
                     f"A recursive forecast of {steps} steps with exogenous X needs "
                     f"X_future with at least {done} rows (the exogenous values of "
                     f"the steps fed back in), got {have}."
                 )
-            exog = future_exog[done - len(chunk) : done]
-            chunk = np.hstack([chunk, exog])
-        history = np.vstack([history, chunk])[-window:]
-    y_future = np.vstack(chunks)[:steps]
-    return y_future[:, 0] if y_1d else y_future
+            exog = future_exog[:, done - chunk.shape[1] : done]
+            chunk = np.concatenate([chunk, exog], axis=2)
+        history = np.concatenate([history, chunk], axis=1)[:, -window:]
+    return np.concatenate(chunks, axis=1)[:, :steps], chunks[0].shape[1]
+
+
+def _direct_half_width(estimator, last, coverage: float) -> np.ndarray:
+    """Half-widths of a direct forecast: the model's own intervals."""
+    if not hasattr(estimator, "predict_interval"):
+        raise TypeError(
+            f"forecast(coverage=...) needs an estimator with predict_interval, "
+            f"such as sklstm.LSTMRegressor; got {type(estimator).__name__}."
+        )
+    lower, upper = estimator.predict_interval(last, coverage=coverage)
+    return (np.asarray(upper, float) - np.asarray(lower, float)).reshape(-1) / 2
+
+
+def _recursive_half_width(estimator, feats, window, steps, n_series, coverage):
+    """Per-step half-widths ``(steps, n_series)`` of a recursive forecast,
+    conformalised on the model's held-out windows of the series ``feats``."""
+    state = getattr(estimator, "__dict__", {})
+    rows = state.get("_calibration_rows")
+    if rows is None:
+        raise ValueError(
+            "A recursive forecast with coverage conformalises each step on the "
+            "model's held-out windows, but this model has none. Fit an "
+            'sklstm.LSTMRegressor with calibration="split" on make_windows of '
+            "this series, or train a direct model (n_outputs >= steps), whose "
+            'intervals also work with calibration="cv".'
+        )
+    rows = np.asarray(rows)
+    n_windows = len(feats) - window + 1
+    if rows.max() >= n_windows:
+        raise ValueError(
+            f"The model held out window {int(rows.max())}, but y has only "
+            f"{n_windows} windows of {window} steps: pass the series (and X) the "
+            "model was fitted on."
+        )
+    # what is observed after each held-out window (NaN beyond the end)
+    n_series_cols = slice(0, n_series)
+    padded = np.vstack([feats, np.full((steps, feats.shape[1]), np.nan)])
+    starts = rows[:, None] + np.arange(window)
+    after = rows[:, None] + window + np.arange(steps)
+    exog = np.nan_to_num(padded[after][:, :, n_series:])  # unobserved: unused
+    pred, _ = _recursive(estimator, feats[starts], steps, n_series, exog)
+    scores = np.abs(padded[after][:, :, n_series_cols] - pred)
+    weights = state.get("_conformity_weights")
+    return conformal_quantile(scores.reshape(len(rows), -1), coverage, weights).reshape(
+        steps, n_series
+    )

@@ -132,6 +132,7 @@ def net_params(est, module_kwargs: dict, *, devices, seed: int = 0) -> dict:
         module=SequenceNet,
         criterion=est._criterion(),
         criterion__reduction="none",
+        **{f"criterion__{k}": v for k, v in est._criterion_kwargs().items()},
         optimizer=optimizer,
         lr=est.lr,
         max_epochs=initial_max_epochs(est.max_epochs),

@@ -27,6 +27,8 @@ LAYERS = {
     "sklstm._runtime": 1,
     "sklstm._scaling": 1,
     "sklstm._defaults": 1,
+    "sklstm._calibration": 1,
+    "sklstm._conformal": 1,
     # 2: input (validation, text, batching) and the torch modules
     "sklstm._validation": 2,
     "sklstm._text": 2,
