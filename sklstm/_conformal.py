@@ -3,7 +3,7 @@
 The conformity score of a held-out sample is ``|y - prediction|`` (per
 output). For a coverage ``1 - alpha`` the half-width of the interval is the
 smallest score ``q`` whose (weighted) share of the held-out scores, counting
-the unseen test point as one more sample of mean weight, reaches
+the unseen test point as one more sample, reaches
 ``1 - alpha``: with ``n`` equal weights, the ``ceil((n + 1)(1 - alpha))``-th
 smallest score (the finite-sample correction that makes the coverage at
 least ``1 - alpha`` for exchangeable data). When ``n`` is too small for the
@@ -46,7 +46,8 @@ def conformal_quantile(scores, coverage: float, weights=None) -> np.ndarray:
         Target coverage in (0, 1).
     weights : ndarray of shape (n_samples,), default=None
         Sample weights of the held-out rows (frequency weights: 2 counts as
-        a duplicated sample).
+        a duplicated sample, as ``sample_weight`` in ``fit``; the test point
+        counts as one sample).
 
     Returns
     -------
@@ -67,8 +68,8 @@ def conformal_quantile(scores, coverage: float, weights=None) -> np.ndarray:
             continue
         order = np.argsort(s, kind="stable")
         s, w = s[order], w[order]
-        # the test point counts as one more sample of the mean weight
-        share = np.cumsum(w) / (w.sum() + w.mean())
+        # the test point counts as one more sample (of weight 1)
+        share = np.cumsum(w) / (w.sum() + 1.0)
         reached = np.flatnonzero(share >= coverage - 1e-12)
         if len(reached):
             out[j] = s[reached[0]]
