@@ -176,7 +176,8 @@ class _ExportNet(nn.Module):
     saw in ``fit`` read as out-of-vocabulary (id 1). Numeric input:
     ``forward(x, lengths)``; the per-feature standardisation is the
     SequenceNet's own buffers. The output layer runs in float64 like the
-    SequenceNet's; then softmax (classifier) or the inverse target scaling
+    SequenceNet's; then softmax (classifier, of the logits divided by the
+    fitted temperature when calibrated) or the inverse target scaling
     (regressor).
 
     Why not SequenceNet.forward itself: lengths come from the ids in the
@@ -189,13 +190,22 @@ class _ExportNet(nn.Module):
     """
 
     def __init__(
-        self, net, *, n_tokens, task, y_mean=None, y_scale=None, squeeze=False
+        self,
+        net,
+        *,
+        n_tokens,
+        task,
+        y_mean=None,
+        y_scale=None,
+        squeeze=False,
+        temperature=None,
     ):
         super().__init__()
         self.net = net
         self.n_tokens = n_tokens
         self.task = task
         self.squeeze = squeeze
+        self.temperature = temperature
         if task == "regression":
             self.register_buffer("y_mean", torch.as_tensor(y_mean, dtype=torch.float64))
             self.register_buffer(
@@ -216,6 +226,8 @@ class _ExportNet(nn.Module):
         # (dropout between layers is the identity at inference)
         out = net.output(net.encode(h, lengths, traceable=True))
         if self.task == "classification":
+            if self.temperature is not None:
+                out = out / self.temperature
             return torch.softmax(out, dim=1)
         out = out * self.y_scale + self.y_mean
         return out[:, 0] if self.squeeze else out
@@ -370,6 +382,7 @@ def to_onnx(estimator, path=None, *, opset=None):
         y_mean=None if is_classifier else estimator._y_mean,
         y_scale=None if is_classifier else estimator._y_scale,
         squeeze=not is_classifier and estimator._y_ndim == 1,
+        temperature=estimator.__dict__.get("temperature_"),
     ).eval()
 
     # example input: 2 rows of 3 steps, the second shorter (the exporter keeps

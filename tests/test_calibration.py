@@ -17,8 +17,7 @@ from sklstm import LSTMClassifier
 from sklstm._calibration import fit_temperature, nll
 
 #: held out by early stopping: the same split with and without calibration
-SPLIT = dict(TINY, early_stopping=True, max_epochs=3, lr=2e-2, validation_fraction=0.3
-)
+SPLIT = dict(TINY, early_stopping=True, max_epochs=3, lr=2e-2, validation_fraction=0.3)
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +191,16 @@ def test_works_inside_calibrated_classifier_cv(pair, data, method):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     if method == "temperature":  # one temperature keeps the arg-max
         np.testing.assert_array_equal(cal.predict(X), raw.predict(X))
+
+
+def test_onnx_export_reproduces_the_calibrated_probabilities(pair, data):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    cal = pair[1]
+    X, _ = data
+    model = sklstm.to_onnx(cal)
+    sess = ort.InferenceSession(
+        model.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    (proba,) = sess.run(None, {"x": X[:50]})
+    np.testing.assert_allclose(proba, cal.predict_proba(X[:50]), rtol=1e-5, atol=1e-7)

@@ -190,9 +190,7 @@ def test_forecast_intervals_recursive_and_direct(series, n_outputs):
     Xw, yw = make_windows(series, window=12, n_outputs=n_outputs)
     model = LSTMRegressor(**TINY, max_epochs=3, calibration="split").fit(Xw, yw)
     point = forecast(model, series, window=12, steps=6)
-    y_future, (lower, upper) = forecast(
-        model, series, window=12, steps=6, coverage=0.8
-    )
+    y_future, (lower, upper) = forecast(model, series, window=12, steps=6, coverage=0.8)
     np.testing.assert_array_equal(y_future, point)
     assert lower.shape == upper.shape == (6,)
     assert np.all(lower < y_future) and np.all(y_future < upper)
