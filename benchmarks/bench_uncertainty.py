@@ -264,8 +264,8 @@ def forecast_set(name, series, *, window, steps, period, n_splits, log=print):
 
 
 FORECASTS = {
-    "Airline": (_airline, dict(window=12, steps=12, period=None, n_splits=5)),
-    "Uschange": (_uschange, dict(window=8, steps=8, period=4, n_splits=5)),
+    "Airline": (_airline, dict(window=12, steps=12, period=None, n_splits=3)),
+    "Uschange": (_uschange, dict(window=8, steps=8, period=4, n_splits=3)),
 }
 
 
@@ -278,6 +278,9 @@ def main(argv=None) -> None:
         default=["classify", "regress", "forecast"],
         choices=["classify", "regress", "forecast"],
     )
+    parser.add_argument(
+        "--sets", nargs="+", choices=list(CLASSIFICATION), help="text sets to run"
+    )
     parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     data = args.data_dir or shared_datasets_dir()
@@ -286,7 +289,9 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     tables = []
     if "classify" in args.parts:
-        names = ["tweets", "sentences"] + ([] if args.quick else ["sst2"])
+        names = args.sets or (
+            ["tweets", "sentences"] + ([] if args.quick else ["sst2"])
+        )
         tables.append(class_table([classify(n, data) for n in names]))
     cov_rows = []
     if "regress" in args.parts:
