@@ -165,7 +165,7 @@ def test_partial_fit_drops_the_scores(fitted):
     assert model.conformity_scores_ is None
 
 
-def test_quantile_loss_estimates_the_quantile():
+def test_quantile_loss_estimates_the_quantile(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 4))
     y = X[:, -1] + rng.normal(size=400)
@@ -175,6 +175,12 @@ def test_quantile_loss_estimates_the_quantile():
     below_hi, below_lo = np.mean(y <= hi.predict(X)), np.mean(y <= lo.predict(X))
     assert 0.8 < below_hi < 0.97
     assert 0.03 < below_lo < 0.2
+    # the loss is rebuilt on load: training continues with it
+    path = tmp_path / "q.sklstm"
+    sklstm.save(hi, path)
+    back = sklstm.load(path)
+    np.testing.assert_array_equal(back.predict(X), hi.predict(X))
+    assert back.net_.criterion_.quantile == 0.9
 
 
 # --- forecasting ------------------------------------------------------------
