@@ -71,7 +71,8 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         (split conformal); with early stopping that is its split (no extra
         cost), without it ``fit`` holds out ``validation_fraction`` of the
         data, so the network trains on less. ``"cv"``: out-of-fold
-        residuals of 5 extra fits on folds of the data (for small data:
+        residuals of 5 extra fits on 5 contiguous folds of the rows, in
+        their order, as ``cross_val_predict`` (for small data:
         every sample is scored and the model trains on all of them; the
         fit costs six times as much). ``"auto"``: ``"split"`` when early
         stopping is on, none otherwise. None: no intervals. ``predict`` is
@@ -257,7 +258,10 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         n = len(self._y_rows(y))
         if n < 2:
             raise ValueError(f'calibration="cv" needs at least 2 samples, got {n}.')
-        folds = KFold(min(CV_FOLDS, n), shuffle=True, random_state=seed)
+        # contiguous folds, as scikit-learn's cross_val_predict: windows cut
+        # from one series overlap their neighbours, and a shuffled fold would
+        # score each window with a model trained on its near-copies
+        folds = KFold(min(CV_FOLDS, n))
         y2 = self._y_rows(y)
         scores = np.empty_like(y2)
         for k, (train, test) in enumerate(folds.split(np.empty(n))):
