@@ -231,6 +231,11 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
             )
         return (y2 - self._y_mean) / self._y_scale
 
+    def __setstate__(self, state):
+        # pickles of versions without the pinball loss trained on squared error
+        state.setdefault("quantile", None)
+        super().__setstate__(state)
+
     def _criterion(self):
         return nn.MSELoss if self.quantile is None else _PinballLoss
 

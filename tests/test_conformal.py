@@ -159,6 +159,21 @@ def test_scores_survive_persistence(fitted, tmp_path, how):
         np.testing.assert_array_equal(a, b)
 
 
+def test_old_pickle_without_the_new_parameters(fitted):
+    """A regressor pickled before calibration and quantile existed."""
+    X = np.zeros((3, 6))
+    state = fitted.__getstate__()
+    gone = ("calibration", "quantile", "conformity_scores_", "_conformity_weights")
+    state = {k: v for k, v in state.items() if k not in gone}
+    old = LSTMRegressor.__new__(LSTMRegressor)
+    old.__setstate__(state)
+    params = old.get_params()
+    assert params["calibration"] is None and params["quantile"] is None
+    np.testing.assert_array_equal(old.predict(X), fitted.predict(X))
+    with pytest.raises(ValueError, match="no conformity scores"):
+        old.predict_interval(X)
+
+
 def test_partial_fit_drops_the_scores(fitted):
     model = pickle.loads(pickle.dumps(fitted))
     model.partial_fit(np.zeros((4, 6)), np.zeros(4))
