@@ -38,12 +38,8 @@ for name, s in scores.items():
     print(f"{name:32s} {s.mean():.3f} +/- {s.std():.3f}")
 
 fig, ax = plt.subplots(figsize=(6, 2.5))
-ax.barh(
-    list(scores),
-    [s.mean() for s in scores.values()],
-    xerr=[s.std() for s in scores.values()],
-    color=["C7", "C0"],
-)
+ax.barh(list(scores), [s.mean() for s in scores.values()],
+        xerr=[s.std() for s in scores.values()], color=["C7", "C0"])
 ax.set_xlim(0.5, 1.0)
 ax.set_xlabel("3-fold cross-validated accuracy")
 fig.tight_layout()
@@ -59,9 +55,7 @@ proba = lstm.predict_proba(X_test)[:, 1]
 print(f"held-out accuracy: {lstm.score(X_test, y_test):.3f}")
 wrong = np.flatnonzero((proba > 0.5) != y_test)
 for i in wrong[np.argsort(-np.abs(proba[wrong] - 0.5))][:5]:
-    print(
-        f"  p(positive)={proba[i]:.2f}  true={data.target_names[y_test[i]]:8s} {X_test[i]}"
-    )
+    print(f"  p(positive)={proba[i]:.2f}  true={data.target_names[y_test[i]]:8s} {X_test[i]}")
 
 print(lstm.predict(["I loved every minute of it", "the worst service ever"]))
 plt.show()
