@@ -34,6 +34,13 @@ from sklstm._net import (
 )
 from sklstm._persistence import _VersionedPickleMixin
 from sklstm._pooling import POOLINGS
+from sklstm._precision import (
+    PRECISIONS,
+    deterministic_kernels,
+    resolve_deterministic,
+    resolve_precision,
+    runnable_precision,
+)
 from sklstm._runtime import (
     flush_denormal,
     resolve_device,
@@ -87,6 +94,9 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "module_kwargs": [dict, None],
         "device": [str, torch.device],
+        "precision": [StrOptions(set(PRECISIONS))],
+        "deterministic": [StrOptions({"auto"}), "boolean"],
+        "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
         # an accelerate.Accelerator: checked in fit, where accelerate (an
         # optional dependency) is imported
         "accelerator": "no_validation",
@@ -126,6 +136,9 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         warm_start=False,
         module_kwargs=None,
         device="cpu",
+        precision="auto",
+        deterministic="auto",
+        predict_batch_size=1024,
         accelerator=None,
         random_state=None,
         verbose=0,
@@ -159,6 +172,9 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         self.warm_start = warm_start
         self.module_kwargs = module_kwargs
         self.device = device
+        self.precision = precision
+        self.deterministic = deterministic
+        self.predict_batch_size = predict_batch_size
         self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
@@ -240,6 +256,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         y_enc, n_outputs = self._targets(y, sample_weight, classes, warm=warm)
         weights = self._sample_weight(y_enc, sample_weight)
         device, seed = self._device_and_seed(partial=partial, warm=warm)
+        precision = self._training_precision(device, warm=warm)
 
         early = uses_early_stopping(self.early_stopping, len(seqs), partial=partial)
         train_idx = valid_idx = None
@@ -258,7 +275,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
                 self, seqs, n_outputs, train_idx=train_idx, weights=weights
             )
             net, n_tokens = (
-                self._new_training_net(plan.kwargs, device, seed),
+                self._new_training_net(plan.kwargs, device, seed, precision),
                 plan.n_tokens,
             )
 
@@ -367,9 +384,32 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             seed = (seed + 7919 * len(self.net_.history)) % (2**32)
         return device, seed
 
-    def _new_training_net(self, module_kwargs, device, seed):
+    def _training_precision(self, device, *, warm):
+        """The resolved precision of this fit (a ValueError if it cannot run)."""
+        if self.accelerator is not None:
+            if self.precision not in ("auto", "32"):
+                raise ValueError(
+                    f"precision={self.precision!r} cannot be combined with an "
+                    "accelerator: mixed precision is then the Accelerator's job. "
+                    "Pass Accelerator(mixed_precision='bf16' or 'fp16') and leave "
+                    "precision='auto'."
+                )
+            return "32"
+        precision = resolve_precision(self.precision, device, _CELLS[self.cell])
+        if warm and precision != self.net_.precision:
+            raise ValueError(
+                f"The model was trained with precision={self.net_.precision!r}; "
+                f"continuing it with precision={precision!r} is not supported. "
+                "Keep the precision of the first fit, or fit a new model "
+                "(warm_start=False)."
+            )
+        return precision
+
+    def _new_training_net(self, module_kwargs, device, seed, precision):
         if self.accelerator is None:
-            return build_net(self, module_kwargs, device=device, seed=seed)
+            return build_net(
+                self, module_kwargs, device=device, seed=seed, precision=precision
+            )
         from sklstm import _accelerate
 
         return _accelerate.build_net(
@@ -403,7 +443,12 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
 
     def _train(self, net, plan, train_ds, device, seed, *, partial, warm):
         """Initialise (first fit) or resume ``net``, then train it."""
-        with flush_denormal(), seeded(seed, device):
+        deterministic = resolve_deterministic(self.deterministic, self.random_state)
+        with (
+            flush_denormal(),
+            seeded(seed, device),
+            deterministic_kernels(deterministic, device),
+        ):
             if warm:
                 net.initialize_callbacks()
                 for group in net.optimizer_.param_groups:
@@ -442,11 +487,18 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         if "net_" not in self.__dict__:  # check_is_fitted, minus its scan
             check_is_fitted(self, "net_")
         seqs, _, _ = check_sequences(self, X, reset=False, fitted=self._input_spec())
+        module = self.net_.module_
+        precision = self.net_.precision
+        if precision != "32":
+            device = module.head.weight.device
+            precision = runnable_precision(precision, device, _CELLS[self.cell])
         return network_outputs(
-            self.net_.module_,
+            module,
             seqs,
             n_tokens=self._n_tokens,
             n_outputs=self._n_outputs,
+            precision=precision,
+            batch_size=self.predict_batch_size,
         )
 
     def __sklearn_tags__(self):
@@ -457,7 +509,12 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
 
 
 #: parameters added after 0.1.0.dev0, with the value that reproduces it
-_ADDED_PARAMETERS = {"patch_size": 1}
+_ADDED_PARAMETERS = {
+    "patch_size": 1,
+    "precision": "32",
+    "deterministic": False,
+    "predict_batch_size": 1024,
+}
 
 
 class _Interrupted(Exception):
