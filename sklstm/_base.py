@@ -489,9 +489,12 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         seqs, _, _ = check_sequences(self, X, reset=False, fitted=self._input_spec())
         module = self.net_.module_
         precision = self.net_.precision
-        if precision != "32":
+        if precision != "32":  # e.g. a GPU model unpickled on a CPU
             device = module.head.weight.device
-            precision = runnable_precision(precision, device, _CELLS[self.cell])
+            if self.precision == "auto":
+                precision = resolve_precision("auto", device)
+            else:
+                precision = runnable_precision(precision, device, _CELLS[self.cell])
         return network_outputs(
             module,
             seqs,

@@ -349,7 +349,7 @@ class _GatedLayer(nn.Module):
         B = x.shape[0]
         H = self.hidden_size
         if hx is None:
-            zeros = x.new_zeros(B, H, dtype=torch.float32)
+            zeros = x.new_zeros(B, H, dtype=self.weight_hh_l0.dtype)
             return zeros, zeros
         h0, c0 = hx
         expected = (1, B, H)
@@ -359,7 +359,8 @@ class _GatedLayer(nn.Module):
                     f"{name} must have shape (1, batch, hidden_size) = "
                     f"{expected}, got {tuple(s.shape)}."
                 )
-        return h0[0].float(), c0[0].float()
+        dtype = self.weight_hh_l0.dtype
+        return h0[0].to(dtype), c0[0].to(dtype)
 
     def _projected_input(self, x):
         if x.dim() != 3 or x.shape[2] != self.input_size:
@@ -374,14 +375,14 @@ class _GatedLayer(nn.Module):
             )
         # time-major, so each step reads one contiguous (batch, 4H) block
         # under mixed precision this product runs in bfloat16/float16; the
-        # recurrence after it runs in float32 (see _float32_recurrence)
+        # recurrence after it runs in the weights' dtype (_float32_recurrence)
         return (
             torch.nn.functional.linear(
                 x.transpose(0, 1),
                 self.weight_ih_l0,
                 self.bias_ih_l0 + self.bias_hh_l0,
             )
-            .float()
+            .to(self.weight_hh_l0.dtype)
             .contiguous()
         )
 
@@ -390,9 +391,9 @@ class _GatedLayer(nn.Module):
 
 
 def _float32_recurrence(x):
-    """Autocast off for the step loop: its buffers and kernels are float32.
+    """Autocast off for the step loop: it runs in the weights' dtype.
 
-    The loop writes into preallocated float32 buffers with ``out=``; under
+    The loop writes into preallocated buffers of that dtype with ``out=``; under
     autocast its matrix products would return bfloat16/float16 and not fit
     them. The input projection before it (most of the arithmetic) still runs
     in the lower precision.

@@ -13,8 +13,7 @@ import numpy as np
 import torch
 
 from sklstm._model_file import ModelFileError, _dict, _to_tensor
-from sklstm._module import SequenceNet
-from sklstm._module import _CELLS
+from sklstm._module import _CELLS, SequenceNet
 from sklstm._net import build_net, finish_net
 from sklstm._precision import runnable_precision
 

@@ -74,9 +74,7 @@ def resolve_precision(
     if precision == "32":
         return "32"
     if precision not in _DTYPES:
-        raise ValueError(
-            f"precision must be one of {PRECISIONS}, got {precision!r}."
-        )
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
     if not _supported(precision, device, layer_type):
         raise ValueError(
             f"precision={precision!r} is not available on device {str(device)!r}: "

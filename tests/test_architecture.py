@@ -26,6 +26,7 @@ LAYERS = {
     "sklstm._persistence": 1,
     "sklstm._runtime": 1,
     "sklstm._scaling": 1,
+    "sklstm._precision": 1,
     "sklstm._defaults": 1,
     # 2: input (validation, text, batching) and the torch modules
     "sklstm._validation": 2,
@@ -97,6 +98,7 @@ FORBIDDEN = {
     "sklstm._patching": {"sklearn", "skorch"},
     "sklstm._module": {"sklearn", "skorch"},
     "sklstm._ids": {"numpy", "torch", "sklearn", "skorch"},
+    "sklstm._precision": {"sklearn", "skorch"},
 }
 
 

@@ -107,12 +107,16 @@ def test_float16_model_saves_and_pickles(tmp_path):
     buf = io.BytesIO()
     joblib.dump(est, buf)
     buf.seek(0)
-    np.testing.assert_array_equal(joblib.load(buf).predict_proba(X), est.predict_proba(X))
+    np.testing.assert_array_equal(
+        joblib.load(buf).predict_proba(X), est.predict_proba(X)
+    )
     path = tmp_path / "model.sklstm"
     sklstm.save(est, path)
     loaded = sklstm.load(path)
     assert loaded.precision == "16-mixed"
-    np.testing.assert_allclose(loaded.predict_proba(X), est.predict_proba(X), atol=1e-12)
+    np.testing.assert_allclose(
+        loaded.predict_proba(X), est.predict_proba(X), atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("cell", ["peephole", "cifg"])
