@@ -16,9 +16,7 @@ import numpy as np
 __all__ = [
     "as_frame",
     "column_values",
-    "is_frame",
-    "is_series",
-    "native_namespace",
+    "frame_from_dict",
     "single_column",
     "to_array",
 ]
@@ -30,16 +28,6 @@ def _from_native(X):
         return None
     obj = nw.from_native(X, allow_series=True, pass_through=True, eager_only=True)
     return None if obj is X else obj
-
-
-def is_frame(X) -> bool:
-    """Whether ``X`` is an eager dataframe (pandas, polars, pyarrow, ...)."""
-    return isinstance(_from_native(X), nw.DataFrame)
-
-
-def is_series(X) -> bool:
-    """Whether ``X`` is a series (pandas, polars, pyarrow chunked array, ...)."""
-    return isinstance(_from_native(X), nw.Series)
 
 
 def as_frame(X, *, what: str) -> nw.DataFrame:
@@ -88,6 +76,7 @@ def to_array(X):
     return obj.to_numpy()
 
 
-def native_namespace(X):
-    """The module of a dataframe's library (``pandas``, ``polars``, ...)."""
-    return nw.get_native_namespace(as_frame(X, what="the table"))
+def frame_from_dict(data: dict, *, backend):
+    """A native dataframe of library ``backend`` ("pandas", "polars", a module)
+    with the columns of ``data``."""
+    return nw.to_native(nw.from_dict(data, backend=backend))

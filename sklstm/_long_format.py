@@ -16,7 +16,7 @@ import numbers
 import numpy as np
 from sklearn.utils import Bunch
 
-from sklstm._dataframes import as_frame, to_array
+from sklstm._dataframes import as_frame, frame_from_dict, to_array
 
 __all__ = ["from_long_format", "to_long_format"]
 
@@ -360,8 +360,6 @@ def to_long_format(
     1         a   1  2.0
     2         b   0  3.0
     """
-    import narwhals.stable.v2 as nw
-
     seqs = [np.asarray(x, dtype=np.float64) for x in X]
     if not seqs:
         raise ValueError("X holds no sequences.")
@@ -397,4 +395,4 @@ def to_long_format(
     data.update({name: stacked[:, j] for j, name in enumerate(value_cols)})
     if y is not None:
         data[label_col] = np.repeat(np.asarray(y), lengths)
-    return nw.to_native(nw.from_dict(data, backend=backend))
+    return frame_from_dict(data, backend=backend)
