@@ -93,3 +93,14 @@ def test_polars_target_with_nan_is_refused(rng):
     X = rng.normal(size=(10, 4))
     with pytest.raises(ValueError, match="y contains NaN"):
         LSTMRegressor(**EXACT).fit(X, pl.Series([np.nan] + [0.0] * 9))
+
+
+def test_string_labels_and_weights_as_polars_series(rng):
+    X = rng.normal(size=(20, 5))
+    labels = ["pos", "neg"] * 10
+    clf = LSTMClassifier(**EXACT).fit(
+        pl.DataFrame(X), pl.Series(labels), sample_weight=pl.Series(np.ones(20))
+    )
+    ref = LSTMClassifier(**EXACT).fit(X, labels)
+    assert clf.classes_.tolist() == ["neg", "pos"]
+    np.testing.assert_allclose(clf.predict_proba(X), ref.predict_proba(X))
