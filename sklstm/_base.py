@@ -20,7 +20,12 @@ from skorch.helper import predefined_split
 
 from sklstm._batching import SequenceDataset, subset
 from sklstm._callbacks import keep_last_epoch, sink, training_callbacks
-from sklstm._compat import Interval, StrOptions, _check_sample_weight
+from sklstm._compat import (
+    DocLinkMixin,
+    Interval,
+    StrOptions,
+    _check_sample_weight,
+)
 from sklstm._defaults import epoch_budget
 from sklstm._early_stopping import uses_early_stopping, validation_split
 from sklstm._inference import network_outputs
@@ -52,7 +57,7 @@ from sklstm._runtime import (
 from sklstm._validation import InputSpec, check_sequences
 
 
-class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
+class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
     """Common machinery of LSTMClassifier and LSTMRegressor."""
 
     _parameter_constraints: dict = {
