@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import ConfusionMatrixDisplay
 
-from sklstm import LSTMClassifier
+from sklstm import LSTMClassifier, from_long_format, to_long_format
 from sklstm.datasets import load_ts_file, shared_datasets_dir
 
 shared = shared_datasets_dir()
@@ -63,6 +63,24 @@ print(
     f"{X_train[0].shape[1]} channels, {min(lengths)}-{max(lengths)} steps, "
     f"{len(np.unique(y_train))} classes"
 )
+
+# %%
+# The same series as a long-format table
+# --------------------------------------
+# Databases and tools such as neuralforecast keep series "long": one row per
+# (series id, time step). :func:`~sklstm.to_long_format` writes the training
+# series that way (pandas here; ``backend="polars"`` works too) and
+# :func:`~sklstm.from_long_format` reads such a table back, sorting the rows
+# of each series by time, keeping unequal lengths as a list and refusing
+# duplicated (id, time) rows. Shuffled rows come back as the same series.
+channels = [f"c{j}" for j in range(X_train[0].shape[1])]
+table = to_long_format(X_train, y=y_train, value_cols=channels)
+print(table.head(3))
+shuffled = table.sample(frac=1.0, random_state=0)
+data = from_long_format(shuffled, value_cols=channels, label_col="label")
+assert all(np.array_equal(a, b) for a, b in zip(data.X, X_train))
+assert np.array_equal(data.y, y_train)
+print(f"{len(table)} rows -> {len(data.X)} series of {data.X[0].shape[1]} channels")
 
 # %%
 # A few series

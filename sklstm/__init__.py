@@ -4,6 +4,7 @@ from sklstm._classifier import LSTMClassifier
 from sklstm._embeddings import load_word_vectors
 from sklstm._forecasting import forecast, last_window, make_windows
 from sklstm._load import load
+from sklstm._long_format import from_long_format, to_long_format
 from sklstm._model_file import ModelFileError
 from sklstm._onnx import to_onnx
 from sklstm._plotting import plot_training_curves
@@ -20,10 +21,12 @@ __all__ = [
     "load",
     "save",
     "forecast",
+    "from_long_format",
     "last_window",
     "load_word_vectors",
     "make_windows",
     "plot_training_curves",
+    "to_long_format",
     "to_onnx",
     "__version__",
 ]

@@ -20,7 +20,12 @@ from skorch.helper import predefined_split
 
 from sklstm._batching import SequenceDataset, subset
 from sklstm._callbacks import keep_last_epoch, sink, training_callbacks
-from sklstm._compat import Interval, StrOptions, _check_sample_weight
+from sklstm._compat import (
+    DocLinkMixin,
+    Interval,
+    StrOptions,
+    _check_sample_weight,
+)
 from sklstm._defaults import epoch_budget
 from sklstm._early_stopping import uses_early_stopping, validation_split
 from sklstm._inference import network_outputs
@@ -34,6 +39,13 @@ from sklstm._net import (
 )
 from sklstm._persistence import _VersionedPickleMixin
 from sklstm._pooling import POOLINGS
+from sklstm._precision import (
+    PRECISIONS,
+    deterministic_kernels,
+    resolve_deterministic,
+    resolve_precision,
+    runnable_precision,
+)
 from sklstm._runtime import (
     flush_denormal,
     resolve_device,
@@ -45,7 +57,7 @@ from sklstm._runtime import (
 from sklstm._validation import InputSpec, Sequences, check_sequences
 
 
-class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
+class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
     """Common machinery of LSTMClassifier and LSTMRegressor."""
 
     _parameter_constraints: dict = {
@@ -89,6 +101,9 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "module_kwargs": [dict, None],
         "device": [str, torch.device],
+        "precision": [StrOptions(set(PRECISIONS))],
+        "deterministic": [StrOptions({"auto"}), "boolean"],
+        "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
         # an accelerate.Accelerator: checked in fit, where accelerate (an
         # optional dependency) is imported
         "accelerator": "no_validation",
@@ -129,6 +144,9 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         warm_start=False,
         module_kwargs=None,
         device="cpu",
+        precision="auto",
+        deterministic="auto",
+        predict_batch_size=1024,
         accelerator=None,
         random_state=None,
         verbose=0,
@@ -163,6 +181,9 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         self.warm_start = warm_start
         self.module_kwargs = module_kwargs
         self.device = device
+        self.precision = precision
+        self.deterministic = deterministic
+        self.predict_batch_size = predict_batch_size
         self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
@@ -265,6 +286,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         y_enc, n_outputs = self._targets(y, sample_weight, classes, warm=warm)
         weights = self._sample_weight(y_enc, sample_weight)
         device, seed = self._device_and_seed(partial=partial, warm=warm)
+        precision = self._training_precision(device, warm=warm)
 
         early = uses_early_stopping(self.early_stopping, len(seqs), partial=partial)
         method = calibration_method(
@@ -288,7 +310,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
                 self, seqs, n_outputs, train_idx=train_idx, weights=weights
             )
             net, n_tokens = (
-                self._new_training_net(plan.kwargs, device, seed),
+                self._new_training_net(plan.kwargs, device, seed, precision),
                 plan.n_tokens,
             )
 
@@ -316,9 +338,7 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         self._record_history(net.history, early)
         if method is not None and held_out:
             held = Sequences(seqs.data[valid_idx], seqs.lengths[valid_idx], seqs.kind)
-            outputs = network_outputs(
-                self.net_.module_, held, n_tokens=n_tokens, n_outputs=n_outputs
-            )
+            outputs = self._outputs(held)
             w = None if weights is None else weights[valid_idx]
             attrs = self._calibrate(method, outputs, y_enc[valid_idx], w, valid_idx)
         elif method is not None:
@@ -410,9 +430,32 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
             seed = (seed + 7919 * len(self.net_.history)) % (2**32)
         return device, seed
 
-    def _new_training_net(self, module_kwargs, device, seed):
+    def _training_precision(self, device, *, warm):
+        """The resolved precision of this fit (a ValueError if it cannot run)."""
+        if self.accelerator is not None:
+            if self.precision not in ("auto", "32"):
+                raise ValueError(
+                    f"precision={self.precision!r} cannot be combined with an "
+                    "accelerator: mixed precision is then the Accelerator's job. "
+                    "Pass Accelerator(mixed_precision='bf16' or 'fp16') and leave "
+                    "precision='auto'."
+                )
+            return "32"
+        precision = resolve_precision(self.precision, device, _CELLS[self.cell])
+        if warm and precision != self.net_.precision:
+            raise ValueError(
+                f"The model was trained with precision={self.net_.precision!r}; "
+                f"continuing it with precision={precision!r} is not supported. "
+                "Keep the precision of the first fit, or fit a new model "
+                "(warm_start=False)."
+            )
+        return precision
+
+    def _new_training_net(self, module_kwargs, device, seed, precision):
         if self.accelerator is None:
-            return build_net(self, module_kwargs, device=device, seed=seed)
+            return build_net(
+                self, module_kwargs, device=device, seed=seed, precision=precision
+            )
         from sklstm import _accelerate
 
         return _accelerate.build_net(
@@ -446,7 +489,12 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
 
     def _train(self, net, plan, train_ds, device, seed, *, partial, warm):
         """Initialise (first fit) or resume ``net``, then train it."""
-        with flush_denormal(), seeded(seed, device):
+        deterministic = resolve_deterministic(self.deterministic, self.random_state)
+        with (
+            flush_denormal(),
+            seeded(seed, device),
+            deterministic_kernels(deterministic, device),
+        ):
             if warm:
                 net.initialize_callbacks()
                 for group in net.optimizer_.param_groups:
@@ -485,11 +533,25 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
         if "net_" not in self.__dict__:  # check_is_fitted, minus its scan
             check_is_fitted(self, "net_")
         seqs, _, _ = check_sequences(self, X, reset=False, fitted=self._input_spec())
+        return self._outputs(seqs)
+
+    def _outputs(self, seqs) -> np.ndarray:
+        """Network outputs (float64) for validated sequences, as predict runs."""
+        module = self.net_.module_
+        precision = self.net_.precision
+        if precision != "32":  # e.g. a GPU model unpickled on a CPU
+            device = module.head.weight.device
+            if self.precision == "auto":
+                precision = resolve_precision("auto", device)
+            else:
+                precision = runnable_precision(precision, device, _CELLS[self.cell])
         return network_outputs(
-            self.net_.module_,
+            module,
             seqs,
             n_tokens=self._n_tokens,
             n_outputs=self._n_outputs,
+            precision=precision,
+            batch_size=self.predict_batch_size,
         )
 
     def __sklearn_tags__(self):
@@ -500,7 +562,13 @@ class _BaseLSTM(_VersionedPickleMixin, BaseEstimator):
 
 
 #: parameters added after 0.1.0.dev0, with the value that reproduces it
-_ADDED_PARAMETERS = {"patch_size": 1, "calibration": None}
+_ADDED_PARAMETERS = {
+    "patch_size": 1,
+    "precision": "32",
+    "deterministic": False,
+    "predict_batch_size": 1024,
+    "calibration": None,
+}
 
 
 def calibration_method(calibration, early: bool, auto, *, partial: bool):

@@ -349,7 +349,7 @@ class _GatedLayer(nn.Module):
         B = x.shape[0]
         H = self.hidden_size
         if hx is None:
-            zeros = x.new_zeros(B, H)
+            zeros = x.new_zeros(B, H, dtype=self.weight_hh_l0.dtype)
             return zeros, zeros
         h0, c0 = hx
         expected = (1, B, H)
@@ -359,7 +359,8 @@ class _GatedLayer(nn.Module):
                     f"{name} must have shape (1, batch, hidden_size) = "
                     f"{expected}, got {tuple(s.shape)}."
                 )
-        return h0[0], c0[0]
+        dtype = self.weight_hh_l0.dtype
+        return h0[0].to(dtype), c0[0].to(dtype)
 
     def _projected_input(self, x):
         if x.dim() != 3 or x.shape[2] != self.input_size:
@@ -373,12 +374,31 @@ class _GatedLayer(nn.Module):
                 f"of shape {tuple(x.shape)}."
             )
         # time-major, so each step reads one contiguous (batch, 4H) block
-        return torch.nn.functional.linear(
-            x.transpose(0, 1), self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0
-        ).contiguous()
+        # under mixed precision this product runs in bfloat16/float16; the
+        # recurrence after it runs in the weights' dtype (_float32_recurrence)
+        return (
+            torch.nn.functional.linear(
+                x.transpose(0, 1),
+                self.weight_ih_l0,
+                self.bias_ih_l0 + self.bias_hh_l0,
+            )
+            .to(self.weight_hh_l0.dtype)
+            .contiguous()
+        )
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, batch_first=True"
+
+
+def _float32_recurrence(x):
+    """Autocast off for the step loop: it runs in the weights' dtype.
+
+    The loop writes into preallocated buffers of that dtype with ``out=``; under
+    autocast its matrix products would return bfloat16/float16 and not fit
+    them. The input projection before it (most of the arithmetic) still runs
+    in the lower precision.
+    """
+    return torch.autocast(x.device.type, enabled=False)
 
 
 def _needs_grad(*tensors) -> bool:
@@ -454,14 +474,15 @@ class PeepholeLSTM(_GatedLayer):
         """
         xw = self._projected_input(x)
         h0, c0 = self._initial_state(x, hx)
-        if _needs_grad(xw, self.weight_hh_l0, self.weight_peephole_l0, h0, c0):
-            out, c_n = _PeepholeFunction.apply(
-                xw, self.weight_hh_l0, self.weight_peephole_l0, h0, c0
-            )
-        else:
-            out, c_n, *_ = _peephole_forward(
-                xw, self.weight_hh_l0, self.weight_peephole_l0, h0, c0, False
-            )
+        with _float32_recurrence(x):
+            if _needs_grad(xw, self.weight_hh_l0, self.weight_peephole_l0, h0, c0):
+                out, c_n = _PeepholeFunction.apply(
+                    xw, self.weight_hh_l0, self.weight_peephole_l0, h0, c0
+                )
+            else:
+                out, c_n, *_ = _peephole_forward(
+                    xw, self.weight_hh_l0, self.weight_peephole_l0, h0, c0, False
+                )
         return _finish(out, c_n)
 
 
@@ -525,10 +546,11 @@ class CIFGLSTM(_GatedLayer):
         """
         xw = self._projected_input(x)
         h0, c0 = self._initial_state(x, hx)
-        if _needs_grad(xw, self.weight_hh_l0, h0, c0):
-            out, c_n = _CIFGFunction.apply(xw, self.weight_hh_l0, h0, c0)
-        else:
-            out, c_n, *_ = _cifg_forward(xw, self.weight_hh_l0, h0, c0, False)
+        with _float32_recurrence(x):
+            if _needs_grad(xw, self.weight_hh_l0, h0, c0):
+                out, c_n = _CIFGFunction.apply(xw, self.weight_hh_l0, h0, c0)
+            else:
+                out, c_n, *_ = _cifg_forward(xw, self.weight_hh_l0, h0, c0, False)
         return _finish(out, c_n)
 
 

@@ -169,6 +169,32 @@ default="adam"
         the same kind of device (``"cuda"`` for a GPU accelerator, ``"cpu"``
         for ``Accelerator(cpu=True)``); anything else raises a ValueError.
 
+    precision : {"auto", "32", "bf16-mixed", "16-mixed"}, default="auto"
+        Numeric precision of training and prediction. ``"32"``: float32
+        throughout. ``"bf16-mixed"`` / ``"16-mixed"``: the matrix products run
+        in bfloat16 / float16 under :func:`torch.autocast` while weights,
+        optimizer state, the loss and the outputs stay float32 (the output
+        layer float64); float16 training scales the loss and unscales the
+        gradients before clipping. ``"auto"``: ``"bf16-mixed"`` on a CUDA
+        device that supports bfloat16, ``"32"`` everywhere else (CPUs
+        included). A precision the device cannot run raises a ValueError at
+        ``fit``; a model trained in mixed precision predicts in float32 on a
+        device without it (a GPU model loaded on a CPU). See :ref:`gpu`.
+
+    deterministic : bool or "auto", default="auto"
+        On CUDA, use deterministic kernels (cuDNN without autotuning,
+        PyTorch's deterministic algorithms, a fixed cuBLAS workspace) so that
+        two fits with the same ``random_state`` are identical; the caller's
+        settings are restored after ``fit``. ``"auto"``: on when
+        ``random_state`` is set. No effect on a CPU, where training is
+        deterministic anyway.
+
+    predict_batch_size : int, default=1024
+        Rows per batch in ``predict``, ``predict_proba`` and ``score``. The
+        device holds one batch at a time and each batch's outputs move to
+        host memory at once, so device memory does not grow with the number
+        of rows; lower it if a batch of very long sequences does not fit.
+
     accelerator : accelerate.Accelerator or None, default=None
         Train through Hugging Face Accelerate (install ``sklstm[accelerate]``),
         e.g. on several GPUs with ``accelerate launch``: each process trains

@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 from sklstm._model_file import ModelFileError, _dict, _to_tensor
-from sklstm._module import SequenceNet
+from sklstm._module import _CELLS, SequenceNet
 from sklstm._net import build_net, finish_net
+from sklstm._precision import runnable_precision
 
 
 def _read_net(reader, est, node, where: str) -> None:
@@ -81,7 +82,10 @@ def _read_net(reader, est, node, where: str) -> None:
 def _fresh_net(est, kwargs: dict, device):
     """An initialised network for ``est``, built as fit builds it."""
     with torch.random.fork_rng(devices=[]):  # leave the caller's RNG alone
-        net = build_net(est, kwargs, device=device)
+        precision = runnable_precision(
+            est.precision, torch.device(device), _CELLS[est.cell]
+        )
+        net = build_net(est, kwargs, device=device, precision=precision)
         net.initialize()
     return net
 

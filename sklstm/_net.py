@@ -15,7 +15,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.utils import to_tensor
+from skorch.dataset import unpack_data
+from skorch.utils import TeeGenerator, to_tensor
 
 from sklstm._batching import BucketBatchLoader
 from sklstm._defaults import (
@@ -27,6 +28,7 @@ from sklstm._defaults import (
 )
 from sklstm._ids import PAD_ID
 from sklstm._module import SequenceNet
+from sklstm._precision import autocast, grad_scaler
 from sklstm._scaling import feature_stats
 
 __all__ = [
@@ -60,7 +62,69 @@ class _SequenceNeuralNet(NeuralNet):
     weighted mean ``sum(w * loss) / sum(w)`` over the batch, so a weight of 2
     counts like a duplicated sample. The criterion is built with
     ``reduction="none"``.
+
+    ``precision`` (resolved: ``"32"``, ``"bf16-mixed"`` or ``"16-mixed"``)
+    runs every forward pass under autocast and returns float32 outputs; with
+    ``"16-mixed"`` the backward pass is scaled and the gradients are unscaled
+    before the ``on_grad_computed`` callbacks (clipping) see them.
     """
+
+    #: nets pickled before the parameter existed trained in float32
+    precision = "32"
+
+    def __init__(self, *args, precision="32", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.precision = precision
+
+    def infer(self, x, **fit_params):
+        if self.precision == "32":
+            return super().infer(x, **fit_params)
+        # the head runs in float64 (SequenceNet.output), which autocast
+        # leaves alone: the outputs are float64 whatever the precision
+        with autocast(self.precision, torch.device(self.device).type):
+            return super().infer(x, **fit_params)
+
+    def train_step_single(self, batch, **fit_params):
+        scaler = self._grad_scaler()
+        if scaler is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        scaler.scale(loss).backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def train_step(self, batch, **fit_params):
+        scaler = self._grad_scaler()
+        if scaler is None:
+            return super().train_step(batch, **fit_params)
+        # a gradient scaler cannot step through an optimizer closure
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        optimizers = [getattr(self, name + "_") for name in self._optimizers]
+        for optimizer in optimizers:
+            scaler.unscale_(optimizer)
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
+        for optimizer in optimizers:
+            scaler.step(optimizer)  # skipped when a gradient is not finite
+        scaler.update()
+        return step
+
+    def _grad_scaler(self):
+        """The float16 loss scaler (created at the first step), else None."""
+        if self.precision != "16-mixed":
+            return None
+        if getattr(self, "grad_scaler_", None) is None:
+            self.grad_scaler_ = grad_scaler(
+                self.precision, torch.device(self.device).type
+            )
+        return self.grad_scaler_
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         weights = None
@@ -150,14 +214,15 @@ def net_params(est, module_kwargs: dict, *, devices, seed: int = 0) -> dict:
     )
 
 
-def build_net(est, module_kwargs: dict, *, device, seed: int = 0):
+def build_net(est, module_kwargs: dict, *, device, seed: int = 0, precision="32"):
     """An uninitialised skorch net for ``SequenceNet(**module_kwargs)``.
 
     Used by ``fit`` and by the loader that rebuilds a fitted estimator from
     saved weights (``net.initialize()`` then ``load_state_dict``).
+    ``precision`` is a resolved one (:func:`sklstm._precision.resolve_precision`).
     """
     params = net_params(est, module_kwargs, devices=[device], seed=seed)
-    return _SequenceNeuralNet(device=str(device), **params)
+    return _SequenceNeuralNet(device=str(device), precision=precision, **params)
 
 
 def finish_net(net):

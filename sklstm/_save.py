@@ -226,13 +226,21 @@ def _unsupported(where: str, v) -> str:
         what = f"the callable {getattr(v, '__qualname__', type(v).__qualname__)}"
     else:
         what = f"a {type(v).__module__}.{what} object"
+    hint = ""
+    if where.endswith("'tokenizer'"):
+        hint = (
+            " A tokenizer is code, not data: save this model with joblib/pickle "
+            "(a sentencepiece processor's encode_as_pieces and a Hugging Face "
+            "tokenizers.Tokenizer inside a class of your own pickle; a lambda "
+            "needs cloudpickle), or use token_pattern / analyzer='char'."
+        )
     return (
         f"{where} is {what}, which the safe format cannot store: it keeps only "
         "plain values (numbers, strings, lists, dicts, arrays) and estimators. "
         "Use a built-in option instead (e.g. optimizer='adam', a token_pattern "
         "instead of a tokenizer function, no callbacks) before saving, or save "
         "with joblib/pickle, which stores anything but must only be loaded from "
-        "sources you trust."
+        f"sources you trust.{hint}"
     )
 
 

@@ -19,7 +19,8 @@ from sklearn.base import (
 )
 from sklearn.utils.validation import check_is_fitted
 
-from sklstm._compat import Interval, StrOptions, _fit_context
+from sklstm._compat import DocLinkMixin, Interval, StrOptions, _fit_context
+from sklstm._dataframes import column_values, single_column
 from sklstm._ids import FIRST_TOKEN_ID, OOV_ID, OOV_TOKEN, PAD_ID, PAD_TOKEN
 from sklstm._persistence import _VersionedPickleMixin
 
@@ -91,16 +92,8 @@ def _check_texts(X, *, fitting: bool) -> list:
             "Iterable over raw text documents expected, string object received. "
             "Wrap a single document in a list: transform([text])."
         )
-    if hasattr(X, "iloc") and hasattr(X, "columns"):  # pandas DataFrame
-        if X.shape[1] != 1:
-            raise ValueError(
-                f"TextSequencer expects one column of text, got a DataFrame with "
-                f"{X.shape[1]} columns. Select the text column, e.g. df['text'], or "
-                "use a ColumnTransformer with a single column name."
-            )
-        X = X.iloc[:, 0]
-    if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):  # pandas Series
-        X = X.to_numpy(dtype=object)
+    # a dataframe of one column, or a series, of any library (narwhals)
+    X = column_values(single_column(X, who="TextSequencer"))
     if isinstance(X, np.ndarray):
         if X.ndim == 2 and X.shape[1] == 1:
             X = X[:, 0]
@@ -152,6 +145,7 @@ def _check_texts(X, *, fitting: bool) -> list:
 class TextSequencer(
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
+    DocLinkMixin,
     _VersionedPickleMixin,
     BaseEstimator,
 ):

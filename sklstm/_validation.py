@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sklstm._compat import validate_data
+from sklstm._dataframes import to_array
 from sklstm._ids import OOV_ID, PAD_ID
 
 __all__ = ["InputSpec", "Sequences", "check_sequences", "MAX_TOKEN_ID"]
@@ -199,7 +200,7 @@ def _check_y(y, n_samples: int) -> None:
             f"X has {n_samples} sequences but y has {len(y)} values; they must "
             "match (one target per sequence)."
         )
-    y_arr = y.to_numpy() if hasattr(y, "to_numpy") else y
+    y_arr = to_array(y)
     try:
         y_arr = np.asarray(y_arr)
     except (TypeError, ValueError):

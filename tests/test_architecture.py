@@ -26,9 +26,11 @@ LAYERS = {
     "sklstm._persistence": 1,
     "sklstm._runtime": 1,
     "sklstm._scaling": 1,
+    "sklstm._precision": 1,
     "sklstm._defaults": 1,
     "sklstm._calibration": 1,
     "sklstm._conformal": 1,
+    "sklstm._dataframes": 1,
     # 2: input (validation, text, batching) and the torch modules
     "sklstm._validation": 2,
     "sklstm._text": 2,
@@ -37,6 +39,7 @@ LAYERS = {
     "sklstm._pooling": 2,
     "sklstm._patching": 2,
     "sklstm._module": 2,
+    "sklstm._long_format": 2,
     # 3: building, training and running the skorch net
     "sklstm._net": 3,
     "sklstm._callbacks": 3,
@@ -64,6 +67,7 @@ LAYERS = {
     "sklstm": 6,
     "sklstm.__main__": 6,
     "sklstm._data": 6,  # old name kept for pickles only
+    "sklstm.mlflow": 6,  # optional MLflow integration, imported by name
 }
 
 #: allowed imports inside one layer (importer -> imported)
@@ -93,12 +97,15 @@ FORBIDDEN = {
     # text and validation are numpy and scikit-learn only
     "sklstm._text": {"torch", "skorch"},
     "sklstm._validation": {"torch", "skorch"},
+    "sklstm._dataframes": {"torch", "skorch", "pandas", "polars"},
+    "sklstm._long_format": {"torch", "skorch", "pandas", "polars"},
     # the torch modules know nothing of scikit-learn or skorch
     "sklstm._cells": {"sklearn", "skorch"},
     "sklstm._pooling": {"sklearn", "skorch"},
     "sklstm._patching": {"sklearn", "skorch"},
     "sklstm._module": {"sklearn", "skorch"},
     "sklstm._ids": {"numpy", "torch", "sklearn", "skorch"},
+    "sklstm._precision": {"sklearn", "skorch"},
 }
 
 

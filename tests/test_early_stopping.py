@@ -1,9 +1,10 @@
 """Early stopping: when it is on, the validation split, the best epoch."""
 
 import numpy as np
+import pytest
 from tiny import SMALL
 
-from sklstm import LSTMClassifier
+from sklstm import LSTMClassifier, LSTMRegressor
 
 
 def test_early_stopping_attributes_and_best_weights(make_tokens):
@@ -40,3 +41,24 @@ def test_auto_early_stopping_depends_on_size(token_data):
     big = np.tile(X, (5, 1))
     clf = LSTMClassifier(**{**SMALL, "max_epochs": 1}).fit(big, np.tile(y, 5))
     assert clf.validation_scores_ is not None
+
+
+# the history keys the docs list (docs/interop.rst, "Training history"):
+# loggers, plots and Optuna's SkorchPruningCallback rely on these names
+TRAIN_KEYS = {"epoch", "dur", "train_loss", "train_loss_best", "train_batch_count"}
+VALID_KEYS = {"valid_loss", "valid_loss_best", "valid_score", "valid_batch_count"}
+
+
+@pytest.mark.parametrize("Est", [LSTMClassifier, LSTMRegressor])
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_history_keys_are_the_documented_ones(Est, early_stopping, rng):
+    X = rng.normal(size=(40, 5))
+    y = (X[:, -1] > 0).astype(int)
+    est = Est(**SMALL, early_stopping=early_stopping).fit(X, y)
+    for row in est.net_.history:
+        assert TRAIN_KEYS <= set(row)
+        # a validation score exactly when there is a validation split
+        assert (VALID_KEYS <= set(row)) is early_stopping
+        assert ("valid_score" in row) is early_stopping
+    if early_stopping:
+        assert est.validation_scores_ == est.net_.history[:, "valid_score"]

@@ -108,3 +108,10 @@ def test_html_repr_shows_the_changed_hyperparameters():
         TextSequencer(max_len=64), LSTMClassifier(hidden_size=7)
     )._repr_html_()
     assert "LSTMClassifier" in html and "hidden_size" in html and "max_len" in html
+
+
+def test_html_repr_links_each_estimator_to_its_api_page():
+    html = make_pipeline(TextSequencer(), LSTMClassifier())._repr_html_()
+    for name in ("TextSequencer", "LSTMClassifier"):
+        assert f"generated/sklstm.{name}.html" in html
+    assert LSTMRegressor()._get_doc_link().endswith("sklstm.LSTMRegressor.html")
