@@ -2,6 +2,7 @@
 
 from sklstm._classifier import LSTMClassifier
 from sklstm._embeddings import load_word_vectors
+from sklstm._explain import explain
 from sklstm._forecasting import forecast, last_window, make_windows
 from sklstm._load import load
 from sklstm._model_file import ModelFileError
@@ -19,6 +20,7 @@ __all__ = [
     "ModelFileError",
     "load",
     "save",
+    "explain",
     "forecast",
     "last_window",
     "load_word_vectors",
