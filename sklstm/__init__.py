@@ -2,7 +2,7 @@
 
 from sklstm._classifier import LSTMClassifier
 from sklstm._embeddings import load_word_vectors
-from sklstm._explain import explain
+from sklstm._explain import Explanation, explain
 from sklstm._forecasting import forecast, last_window, make_windows
 from sklstm._load import load
 from sklstm._model_file import ModelFileError
@@ -17,6 +17,7 @@ __all__ = [
     "LSTMClassifier",
     "LSTMRegressor",
     "TextSequencer",
+    "Explanation",
     "ModelFileError",
     "load",
     "save",

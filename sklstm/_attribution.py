@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from sklstm._batching import SequenceDataset, bucket_batches
-from sklstm._ids import OOV_ID
+from sklstm._ids import OOV_ID, PAD_ID
 from sklstm._inference import PREDICT_BATCH_SIZE
 from sklstm._pooling import attention_weights, valid_mask
 from sklstm._runtime import flush_denormal, thread_limit
@@ -83,11 +83,12 @@ def _run(module, h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 def _input_and_baseline(module, x: torch.Tensor, lengths: torch.Tensor):
     """The attributed input of a batch and its baseline (equal on padding)."""
-    valid = valid_mask(lengths, x.shape[1]).unsqueeze(2)
     if module.embedding is not None:
+        # every id but padding (an empty document is one padding step)
         inp = module.embedding(x)
         oov = module.embedding.weight[OOV_ID]
-        return inp, torch.where(valid, oov, inp)
+        return inp, torch.where((x != PAD_ID).unsqueeze(2), oov, inp)
+    valid = valid_mask(lengths, x.shape[1]).unsqueeze(2)
     return x, torch.where(valid, module.input_mean, x)
 
 

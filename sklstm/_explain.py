@@ -12,6 +12,7 @@ baseline). The result is an :class:`Explanation`, a list with pictures
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -192,6 +193,26 @@ def _readout(est):
     return lambda out, t: torch.softmax(out, dim=1).gather(1, t[:, None]).squeeze(1)
 
 
+#: completeness tolerance (relative to ``|f(x) - f(baseline)|``) before a warning
+COMPLETENESS_RTOL = 1e-2
+
+
+def _check_completeness(attributions, values, base_values, n_steps) -> None:
+    """Warn where the attributions do not add up to the change they explain."""
+    sums = np.array([a.sum() for a in attributions])
+    delta = values - base_values
+    bad = np.abs(sums - delta) > COMPLETENESS_RTOL * np.abs(delta) + 1e-6
+    if bad.any():
+        warnings.warn(
+            f"For {int(bad.sum())} of {len(bad)} rows the attributions do not sum "
+            f"to f(x) - f(baseline) within {COMPLETENESS_RTOL:g} (n_steps="
+            f"{n_steps}): the network changes abruptly somewhere between the "
+            "baseline and those inputs. Read their attributions with care; more "
+            "n_steps can help when the change is merely steep.",
+            stacklevel=3,
+        )
+
+
 def explain(model, X, *, target=None, n_steps=50):
     """Attribute each prediction to its tokens or time steps.
 
@@ -202,7 +223,10 @@ def explain(model, X, *, target=None, n_steps=50):
     training mean of each feature, what the network standardises by). The
     path integral uses ``n_steps`` Gauss-Legendre nodes; with the default 50
     the attributions of each row sum to ``f(x) - f(baseline)`` within 1e-2
-    relative (completeness). Padding gets exactly 0, and out-of-vocabulary
+    relative (completeness; worst of 1,000 tweets: 2e-4). Max pooling is only
+    piecewise smooth and may need a few hundred steps, and a recurrent
+    network can also switch abruptly somewhere on the path: a warning names
+    how many rows miss 1e-2. Padding gets exactly 0, and out-of-vocabulary
     tokens too (the model reads them as the baseline).
 
     What is attributed: for a classifier, the probability of the predicted
@@ -265,6 +289,7 @@ def explain(model, X, *, target=None, n_steps=50):
     attributions, values, base_values = integrated_gradients(
         module, seqs, _readout(est), idx, n_tokens=est._n_tokens, n_steps=n_steps
     )
+    _check_completeness(attributions, values, base_values, n_steps)
     lengths = seqs.lengths
     if seq is not None:
         kind = "text"
