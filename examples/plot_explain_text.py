@@ -57,9 +57,9 @@ fig.tight_layout()
 # %%
 # The words that drive Bullish and Bearish
 # ----------------------------------------
-# Explain 600 validation tweets for each class and average each word's
-# attribution over the tweets that contain it (words seen 5 times or more).
-X = valid.data[:600]
+# Explain 300 validation tweets for each class and average each word's
+# attribution over the tweets that contain it (words seen 3 times or more).
+X = valid.data[:300]
 
 
 def top_words(target, k=10):
@@ -68,7 +68,7 @@ def top_words(target, k=10):
         for word, a in pairs:
             totals[word] += a
             counts[word] += 1
-    mean = {w: totals[w] / counts[w] for w in totals if counts[w] >= 5}
+    mean = {w: totals[w] / counts[w] for w in totals if counts[w] >= 3}
     return sorted(mean.items(), key=lambda item: -item[1])[:k]
 
 
@@ -94,9 +94,9 @@ except FileNotFoundError:
     Xw = (pos + neg) * 30
     yw = np.array(([1] * len(pos) + [0] * len(neg)) * 30)
 Xw_train, Xw_test, yw_train, yw_test = train_test_split(
-    Xw, yw, train_size=min(3000, len(Xw) // 2), stratify=yw, random_state=0
+    Xw, yw, train_size=min(1500, len(Xw) // 2), stratify=yw, random_state=0
 )
-chinese = make_pipeline(TextSequencer(), LSTMClassifier(max_epochs=8, random_state=0))
+chinese = make_pipeline(TextSequencer(), LSTMClassifier(max_epochs=5, random_state=0))
 chinese.fit(Xw_train, yw_train)
-print(f"test accuracy {chinese.score(Xw_test[:1000], yw_test[:1000]):.3f}")
+print(f"test accuracy {chinese.score(Xw_test[:500], yw_test[:500]):.3f}")
 explain(chinese, ["很好吃，送餐很快，下次还点", "太难吃了，送了两个小时"], target=1)
