@@ -2,6 +2,7 @@
 
 from sklstm._classifier import LSTMClassifier
 from sklstm._embeddings import load_word_vectors
+from sklstm._explain import Explanation, explain
 from sklstm._forecasting import forecast, last_window, make_windows
 from sklstm._load import load
 from sklstm._long_format import from_long_format, to_long_format
@@ -17,9 +18,11 @@ __all__ = [
     "LSTMClassifier",
     "LSTMRegressor",
     "TextSequencer",
+    "Explanation",
     "ModelFileError",
     "load",
     "save",
+    "explain",
     "forecast",
     "from_long_format",
     "last_window",

@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from skorch.helper import predefined_split
 
+from sklstm._attribution import weights as attention_weights
 from sklstm._batching import SequenceDataset, subset
 from sklstm._callbacks import keep_last_epoch, sink, training_callbacks
 from sklstm._compat import (
@@ -553,6 +554,33 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
             precision=precision,
             batch_size=self.predict_batch_size,
         )
+
+    def attention_weights(self, X):
+        """Where ``pooling="attention"`` looks: weights over each sequence's steps.
+
+        Parameters
+        ----------
+        X : array-like or list
+            Input as for ``predict`` (token ids or numeric sequences).
+
+        Returns
+        -------
+        weights : list of ndarray
+            One 1-D array per row of ``X``, over its real steps (padding gets
+            none), summing to 1. Series read in patches (``patch_size`` > 1)
+            get one weight per window.
+        """
+        if "net_" not in self.__dict__:
+            check_is_fitted(self, "net_")
+        module = self.net_.module_
+        if module.pooling != "attention":
+            raise ValueError(
+                f"attention_weights needs a model fitted with pooling='attention'; "
+                f"this one pools by {module.pooling!r}. Refit with "
+                "pooling='attention', or use sklstm.explain for attributions."
+            )
+        seqs, _, _ = check_sequences(self, X, reset=False, fitted=self._input_spec())
+        return attention_weights(module, seqs, n_tokens=self._n_tokens)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

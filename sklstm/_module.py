@@ -151,6 +151,18 @@ dropout, pooling
         self.head = nn.Linear(pooled_size(pooling, out_size), n_outputs)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        h, lengths = self.input_vectors(x, lengths)
+        z = self.encode(h, lengths)
+        if self.training:
+            z = self.dropout(z)
+        return self.output(z)
+
+    def input_vectors(self, x: torch.Tensor, lengths: torch.Tensor):
+        """The recurrent layer's input vectors (and their lengths) for ``x``.
+
+        Token ids: their embeddings (with word dropout while training);
+        numbers: :meth:`numeric_input`.
+        """
         if self.embedding is not None:
             if self.training and self.token_dropout > 0:
                 # word dropout: a random share of real tokens reads as
@@ -161,13 +173,8 @@ dropout, pooling
                 )
                 x = x.masked_fill(drop, OOV_ID)
             h = self.embedding(x)
-            lengths = lengths.to(h.device)
-        else:
-            h, lengths = self.numeric_input(x, lengths.to(x.device))
-        z = self.encode(h, lengths)
-        if self.training:
-            z = self.dropout(z)
-        return self.output(z)
+            return h, lengths.to(h.device)
+        return self.numeric_input(x, lengths.to(x.device))
 
     def numeric_input(self, x: torch.Tensor, lengths: torch.Tensor):
         """Standardised numeric input (and its lengths), cut into patches."""
@@ -182,6 +189,25 @@ dropout, pooling
         """Stacked recurrent layers over input vectors ``h``, then pooling.
 
         ``traceable`` as in :mod:`sklstm._pooling` (the ONNX export).
+        """
+        h, out_f, out_b_rev = self.states(h, lengths, traceable=traceable)
+        return pool(
+            self.pooling,
+            h,
+            lengths,
+            out_f=out_f,
+            out_b_rev=out_b_rev,
+            attention=self.attention,
+            traceable=traceable,
+        )
+
+    def states(self, h: torch.Tensor, lengths: torch.Tensor, *, traceable=False):
+        """The last layer's states ``(h, out_f, out_b_rev)`` as ``pool`` reads them.
+
+        ``h`` holds both directions side by side in time order (except for
+        ``pooling="last"`` of a bidirectional network, which reads only
+        ``out_f`` and ``out_b_rev``: ``h`` is then the last layer's input);
+        ``out_b_rev`` is None for one direction.
         """
         n_layers = len(self.forward_layers)
         out_b_rev = None
@@ -200,15 +226,7 @@ dropout, pooling
                     h = torch.cat([out_f, out_b], dim=2)
             else:
                 h = out_f
-        return pool(
-            self.pooling,
-            h,
-            lengths,
-            out_f=out_f,
-            out_b_rev=out_b_rev,
-            attention=self.attention,
-            traceable=traceable,
-        )
+        return h, out_f, out_b_rev
 
     def output(self, z: torch.Tensor) -> torch.Tensor:
         """The output layer on pooled vectors ``z``, in float64.
