@@ -27,7 +27,7 @@ from sklstm._compat import (
     StrOptions,
     _check_sample_weight,
 )
-from sklstm._defaults import epoch_budget
+from sklstm._defaults import calibration_method, epoch_budget
 from sklstm._early_stopping import uses_early_stopping, validation_split
 from sklstm._inference import network_outputs
 from sklstm._module import _CELLS
@@ -43,9 +43,9 @@ from sklstm._pooling import POOLINGS
 from sklstm._precision import (
     PRECISIONS,
     deterministic_kernels,
+    fit_precision,
+    predict_precision,
     resolve_deterministic,
-    resolve_precision,
-    runnable_precision,
 )
 from sklstm._runtime import (
     flush_denormal,
@@ -433,24 +433,13 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
 
     def _training_precision(self, device, *, warm):
         """The resolved precision of this fit (a ValueError if it cannot run)."""
-        if self.accelerator is not None:
-            if self.precision not in ("auto", "32"):
-                raise ValueError(
-                    f"precision={self.precision!r} cannot be combined with an "
-                    "accelerator: mixed precision is then the Accelerator's job. "
-                    "Pass Accelerator(mixed_precision='bf16' or 'fp16') and leave "
-                    "precision='auto'."
-                )
-            return "32"
-        precision = resolve_precision(self.precision, device, _CELLS[self.cell])
-        if warm and precision != self.net_.precision:
-            raise ValueError(
-                f"The model was trained with precision={self.net_.precision!r}; "
-                f"continuing it with precision={precision!r} is not supported. "
-                "Keep the precision of the first fit, or fit a new model "
-                "(warm_start=False)."
-            )
-        return precision
+        return fit_precision(
+            self.precision,
+            device,
+            _CELLS[self.cell],
+            accelerated=self.accelerator is not None,
+            previous=self.net_.precision if warm else None,
+        )
 
     def _new_training_net(self, module_kwargs, device, seed, precision):
         if self.accelerator is None:
@@ -541,11 +530,9 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
         module = self.net_.module_
         precision = self.net_.precision
         if precision != "32":  # e.g. a GPU model unpickled on a CPU
-            device = module.head.weight.device
-            if self.precision == "auto":
-                precision = resolve_precision("auto", device)
-            else:
-                precision = runnable_precision(precision, device, _CELLS[self.cell])
+            precision = predict_precision(
+                precision, self.precision, module.head.weight.device, _CELLS[self.cell]
+            )
         return network_outputs(
             module,
             seqs,
@@ -597,19 +584,6 @@ _ADDED_PARAMETERS = {
     "predict_batch_size": 1024,
     "calibration": None,
 }
-
-
-def calibration_method(calibration, early: bool, auto, *, partial: bool):
-    """The calibration a fit runs: None, or the subclass's method name.
-
-    ``"auto"`` calibrates where early stopping holds out a split anyway (no
-    extra cost) and not otherwise; ``partial_fit`` never calibrates.
-    """
-    if partial or calibration is None:
-        return None
-    if calibration == "auto":
-        return auto if early else None
-    return calibration
 
 
 class _Interrupted(Exception):

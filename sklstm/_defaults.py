@@ -79,3 +79,16 @@ def epoch_budget(max_epochs, batch_size: int, n_train: int, early: bool):
     steps_per_epoch = math.ceil(n_train / batch_size)
     budget = max(AUTO_MAX_EPOCHS, math.ceil(AUTO_MAX_STEPS / steps_per_epoch))
     return budget, math.ceil(AUTO_MIN_STEPS / steps_per_epoch)
+
+
+def calibration_method(calibration, early: bool, auto, *, partial: bool):
+    """The calibration a fit runs: None, or the subclass's method name.
+
+    ``"auto"`` calibrates where early stopping holds out a split anyway (no
+    extra cost) and not otherwise; ``partial_fit`` never calibrates.
+    """
+    if partial or calibration is None:
+        return None
+    if calibration == "auto":
+        return auto if early else None
+    return calibration

@@ -23,7 +23,9 @@ __all__ = [
     "PRECISIONS",
     "autocast",
     "deterministic_kernels",
+    "fit_precision",
     "grad_scaler",
+    "predict_precision",
     "resolve_deterministic",
     "resolve_precision",
     "runnable_precision",
@@ -84,6 +86,44 @@ def resolve_precision(
             "support it."
         )
     return precision
+
+
+def fit_precision(requested, device, layer_type, *, accelerated, previous=None):
+    """The resolved precision of a fit (a ValueError if it cannot run).
+
+    ``accelerated``: training through an Accelerate ``Accelerator``, which
+    owns mixed precision then. ``previous``: the precision of the model a
+    warm start continues, which must not change.
+    """
+    if accelerated:
+        if requested not in ("auto", "32"):
+            raise ValueError(
+                f"precision={requested!r} cannot be combined with an "
+                "accelerator: mixed precision is then the Accelerator's job. "
+                "Pass Accelerator(mixed_precision='bf16' or 'fp16') and leave "
+                "precision='auto'."
+            )
+        return "32"
+    precision = resolve_precision(requested, device, layer_type)
+    if previous is not None and precision != previous:
+        raise ValueError(
+            f"The model was trained with precision={previous!r}; continuing it "
+            f"with precision={precision!r} is not supported. Keep the precision "
+            "of the first fit, or fit a new model (warm_start=False)."
+        )
+    return precision
+
+
+def predict_precision(trained, requested, device, layer_type) -> str:
+    """The precision a model trained in ``trained`` predicts in on ``device``.
+
+    ``requested`` is the estimator's parameter: with ``"auto"`` it is what
+    ``"auto"`` means on this device (float32 on a CPU); otherwise the trained
+    precision where the device runs it, else float32.
+    """
+    if requested == "auto":
+        return resolve_precision("auto", device)
+    return runnable_precision(trained, device, layer_type)
 
 
 def runnable_precision(
