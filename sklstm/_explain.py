@@ -227,7 +227,7 @@ def explain(model, X, *, target=None, n_steps=50):
     piecewise smooth and may need a few hundred steps, and a recurrent
     network can also switch abruptly somewhere on the path: rows that miss
     half of 1e-2 are integrated again by adaptive bisection of the path
-    (8 nodes per segment, at most 64 segments), and a warning names how many
+    (6 nodes per segment, at most 32 segments), and a warning names how many
     rows still miss 1e-2. Padding gets exactly 0, and out-of-vocabulary
     tokens too (the model reads them as the baseline).
 
