@@ -19,7 +19,7 @@ from sklstm import LSTMClassifier, TextSequencer
 from sklstm.datasets import load_sentiment_sentences
 
 X, y = load_sentiment_sentences(return_X_y=True)
-pipe = make_pipeline(TextSequencer(), LSTMClassifier(max_epochs=15, random_state=0))
+pipe = make_pipeline(TextSequencer(), LSTMClassifier(max_epochs=8, random_state=0))
 grid = {
     "textsequencer__max_len": [8, 32],
     "lstmclassifier__hidden_size": [16, 64],
