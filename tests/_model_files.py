@@ -51,3 +51,20 @@ def set_key(*keys, value):
         node[keys[-1]] = value
 
     return edit
+
+
+def round_trip(model, path, how):
+    """``model`` stored and read back by ``how``: "pickle", "joblib" or "sklstm"."""
+    import pickle
+
+    import joblib
+
+    import sklstm
+
+    if how == "pickle":
+        return pickle.loads(pickle.dumps(model))
+    if how == "joblib":
+        joblib.dump(model, path)
+        return joblib.load(path)
+    sklstm.save(model, path)
+    return sklstm.load(path)

@@ -2,9 +2,9 @@
 
 import pickle
 
-import joblib
 import numpy as np
 import pytest
+from _model_files import round_trip
 from conftest import make_token_data
 from scipy.special import softmax
 from sklearn.calibration import CalibratedClassifierCV
@@ -151,15 +151,7 @@ def test_partial_fit_drops_the_stale_temperature(pair, data):
 def test_temperature_survives_persistence(pair, data, tmp_path, how):
     cal = pair[1]
     X, _ = data
-    path = tmp_path / "model"
-    if how == "pickle":
-        back = pickle.loads(pickle.dumps(cal))
-    elif how == "joblib":
-        joblib.dump(cal, path)
-        back = joblib.load(path)
-    else:
-        sklstm.save(cal, path)
-        back = sklstm.load(path)
+    back = round_trip(cal, tmp_path / "model", how)
     assert back.temperature_ == cal.temperature_
     np.testing.assert_array_equal(back.predict_proba(X), cal.predict_proba(X))
 

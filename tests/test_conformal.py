@@ -2,9 +2,9 @@
 
 import pickle
 
-import joblib
 import numpy as np
 import pytest
+from _model_files import round_trip
 from scipy import stats
 from tiny import TINY
 
@@ -148,13 +148,7 @@ def test_no_scores_gives_a_clear_error(rng):
 @pytest.mark.parametrize("how", ["joblib", "sklstm"])
 def test_scores_survive_persistence(fitted, tmp_path, how):
     X = np.random.default_rng(2).normal(size=(5, 6))
-    path = tmp_path / "model"
-    if how == "joblib":
-        joblib.dump(fitted, path)
-        back = joblib.load(path)
-    else:
-        sklstm.save(fitted, path)
-        back = sklstm.load(path)
+    back = round_trip(fitted, tmp_path / "model", how)
     for a, b in zip(back.predict_interval(X), fitted.predict_interval(X)):
         np.testing.assert_array_equal(a, b)
 
