@@ -21,12 +21,7 @@ from skorch.helper import predefined_split
 from sklstm._attribution import weights as attention_weights
 from sklstm._batching import SequenceDataset, subset
 from sklstm._callbacks import keep_last_epoch, sink, training_callbacks
-from sklstm._compat import (
-    DocLinkMixin,
-    Interval,
-    StrOptions,
-    _check_sample_weight,
-)
+from sklstm._compat import DocLinkMixin, Interval, StrOptions
 from sklstm._defaults import calibration_method, epoch_budget
 from sklstm._early_stopping import uses_early_stopping, validation_split
 from sklstm._inference import network_outputs
@@ -47,6 +42,7 @@ from sklstm._precision import (
     predict_precision,
     resolve_deterministic,
 )
+from sklstm._refit import refit_epochs, train_on_all, uses_refit
 from sklstm._runtime import (
     flush_denormal,
     resolve_device,
@@ -55,7 +51,12 @@ from sklstm._runtime import (
     thread_limit,
     training_threads,
 )
-from sklstm._validation import InputSpec, Sequences, check_sequences
+from sklstm._validation import (
+    InputSpec,
+    Sequences,
+    check_sample_weight,
+    check_sequences,
+)
 
 
 class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
@@ -96,6 +97,7 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "refit": ["boolean"],
         # the options are the subclass's: see _CALIBRATIONS
         "calibration": "no_validation",
         "callbacks": [list, None],
@@ -140,6 +142,7 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
         validation_fraction=0.1,
         n_iter_no_change=5,
         tol=1e-4,
+        refit=False,
         calibration="auto",
         callbacks=None,
         warm_start=False,
@@ -177,6 +180,7 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.refit = refit
         self.calibration = calibration
         self.callbacks = callbacks
         self.warm_start = warm_start
@@ -283,7 +287,7 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
         warm = (partial or self.warm_start) and "net_" in self.__dict__
         X_raw, y_raw = X, y
         seqs, y = self._validate_input(X, y, warm=warm)
-        sample_weight = self._validate_sample_weight(sample_weight, len(seqs))
+        sample_weight = check_sample_weight(sample_weight, len(seqs))
         y_enc, n_outputs = self._targets(y, sample_weight, classes, warm=warm)
         weights = self._sample_weight(y_enc, sample_weight)
         device, seed = self._device_and_seed(partial=partial, warm=warm)
@@ -348,6 +352,13 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
             attrs = self._calibrate(None, None, None, None)
         for k, v in attrs.items():
             setattr(self, k, v)
+        self.refit_epochs_ = None
+        if not interrupted and uses_refit(self.refit, early=early, warm=warm):
+            epochs = refit_epochs(net.history)
+            again = train_on_all(self, plan, full, device, seed, precision, epochs)
+            interrupted = again is None
+            if again is not None:
+                self.net_, self.refit_epochs_ = finish_net(again), epochs
         if interrupted:
             raise _Interrupted(
                 f"Training was interrupted; {type(self).__name__} keeps the model "
@@ -383,20 +394,6 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
 
     def _input_spec(self) -> InputSpec:
         return InputSpec(self._input_kind, self._n_step_features)
-
-    @staticmethod
-    def _validate_sample_weight(sample_weight, n):
-        if sample_weight is None:
-            return None
-        sample_weight = _check_sample_weight(
-            sample_weight, np.empty(n), dtype=np.float64, ensure_non_negative=True
-        )
-        if not sample_weight.sum() > 0:
-            raise ValueError(
-                "sample_weight sums to zero: at least one sample needs a "
-                "positive weight."
-            )
-        return sample_weight
 
     def _targets(self, y, sample_weight, classes, *, warm):
         """(encoded y, number of outputs); a first fit sets target attributes."""
@@ -583,6 +580,7 @@ _ADDED_PARAMETERS = {
     "deterministic": False,
     "predict_batch_size": 1024,
     "calibration": None,
+    "refit": False,
 }
 
 

@@ -151,6 +151,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         validation_fraction=0.1,
         n_iter_no_change=5,
         tol=1e-4,
+        refit=False,
         calibration="auto",
         quantile=None,
         callbacks=None,

@@ -34,11 +34,31 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from sklstm._compat import validate_data
+from sklstm._compat import _check_sample_weight, validate_data
 from sklstm._dataframes import to_array
 from sklstm._ids import OOV_ID, PAD_ID
 
-__all__ = ["InputSpec", "Sequences", "check_sequences", "MAX_TOKEN_ID"]
+__all__ = [
+    "InputSpec",
+    "Sequences",
+    "check_sample_weight",
+    "check_sequences",
+    "MAX_TOKEN_ID",
+]
+
+
+def check_sample_weight(sample_weight, n):
+    """``sample_weight`` as float64 of length ``n`` (None stays None)."""
+    if sample_weight is None:
+        return None
+    sample_weight = _check_sample_weight(
+        sample_weight, np.empty(n), dtype=np.float64, ensure_non_negative=True
+    )
+    if not sample_weight.sum() > 0:
+        raise ValueError(
+            "sample_weight sums to zero: at least one sample needs a positive weight."
+        )
+    return sample_weight
 
 
 @dataclass

@@ -44,6 +44,7 @@ LAYERS = {
     "sklstm._net": 3,
     "sklstm._callbacks": 3,
     "sklstm._early_stopping": 3,
+    "sklstm._refit": 3,
     "sklstm._accelerate": 3,
     "sklstm._inference": 3,
     "sklstm._attribution": 3,
