@@ -48,6 +48,8 @@ _CHAR_RE = re.compile(r"\S")
 # characters that join documents for a single tokenizing pass (the first one
 # that occurs in no document is used)
 _SEPARATORS = ("\x00", "\ue000", "\ue001", "\U000f0000", "\x01")
+#: documents split on whitespace at a time (bounds the transient Python strings)
+_SPLIT_BLOCK = 8192
 
 
 class _Tokens(NamedTuple):
@@ -69,9 +71,26 @@ def _encode(items: list):
     One ``dict.setdefault`` pass records every item's first position; the
     rest is numpy.
     """
+    return _encode_blocks((items,))
+
+
+def _encode_blocks(blocks):
+    """:func:`_encode` of the lists in ``blocks`` one after the other.
+
+    Each list can be dropped once it is encoded, so the items of a large
+    corpus never exist all at once.
+    """
     first: dict = {}
-    pos = np.fromiter(map(first.setdefault, items, count()), np.int64, len(items))
-    index_of_first = np.empty(len(items), dtype=np.int64)
+    positions = []
+    n = 0
+    for items in blocks:
+        positions.append(
+            np.fromiter(map(first.setdefault, items, count(n)), np.int64, len(items))
+        )
+        n += len(items)
+    pos = np.concatenate(positions) if positions else np.empty(0, dtype=np.int64)
+    del positions
+    index_of_first = np.empty(n, dtype=np.int64)
     index_of_first[np.fromiter(first.values(), np.int64, len(first))] = np.arange(
         len(first)
     )
@@ -334,7 +353,12 @@ class TextSequencer(
         # repeats the same chunks over and over: split on whitespace (fast, in
         # C), run the regular expression once per *distinct* chunk, and expand
         # the result with numpy.
-        chunks, chunk_codes = _encode((f" {sep} ".join(docs) + f" {sep}").split())
+        # in blocks of documents: the chunks of the whole corpus are never all
+        # Python strings at once (the same stream as one split of it all)
+        chunks, chunk_codes = _encode_blocks(
+            (f" {sep} ".join(docs[i : i + _SPLIT_BLOCK]) + f" {sep}").split()
+            for i in range(0, len(docs), _SPLIT_BLOCK)
+        )
         sep_code = chunks.index(sep)
         if self.lowercase:
             chunks = map(str.lower, chunks)

@@ -135,6 +135,10 @@ def _string_error(estimator_name: str) -> TypeError:
     )
 
 
+#: rows per block when lengths are read from padded token ids
+_LENGTH_BLOCK = 4096
+
+
 def _lengths_from_tokens(data: np.ndarray) -> np.ndarray:
     """Length of each row = position of its last non-zero id + 1 (at least 1)."""
     if data.shape[1] == 0:
@@ -144,11 +148,15 @@ def _lengths_from_tokens(data: np.ndarray) -> np.ndarray:
             [nz[-1] + 1 if len(nz := np.flatnonzero(row)) else 1 for row in data],
             dtype=np.int64,
         )
-    nonzero = data != 0
-    # index of the last True per row: width - argmax over the reversed row
-    last = data.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
-    last[~nonzero.any(axis=1)] = 1
-    return last.astype(np.int64, copy=False)
+    # in blocks of rows: the boolean masks stay small (no (n, T) temporaries)
+    lengths = np.empty(data.shape[0], dtype=np.int64)
+    for start in range(0, data.shape[0], _LENGTH_BLOCK):
+        nonzero = data[start : start + _LENGTH_BLOCK] != 0
+        # index of the last True per row: width - argmax over the reversed row
+        last = data.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
+        last[~nonzero.any(axis=1)] = 1
+        lengths[start : start + len(last)] = last
+    return lengths
 
 
 #: Largest token id accepted in ``fit``: the embedding table has one row per id

@@ -230,3 +230,24 @@ def test_modules_stay_small_and_say_their_job():
         doc = ast.get_docstring(ast.parse(text))
         if path.name != "_version.py":
             assert doc, f"{path.name} needs an opening docstring naming its job"
+
+
+def test_import_stays_light():
+    # `import sklstm` pays for torch, scikit-learn and skorch only: torch's
+    # compiler stack and the optional integrations load when they are used
+    import subprocess
+    import sys
+
+    heavy = ["torch._dynamo", "sympy", "matplotlib", "onnx", "accelerate", "mlflow"]
+    code = (
+        f"import sys, sklstm\nprint(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PACKAGE.parent,
+    )
+    loaded = out.stdout.strip()
+    assert not loaded, f"import sklstm loads {loaded}; import them where they are used"

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
 
-from sklstm import TextSequencer
+from sklstm import TextSequencer, _text
 from sklstm._text import DEFAULT_TOKEN_PATTERN, OOV_ID, PAD_ID
 
 
@@ -219,3 +219,21 @@ def test_any_unicode_text_gives_valid_ids_and_round_trips(train, test, max_len):
             for t in _DEFAULT_RE.findall(doc.lower())
         ][: seq.max_len_]
         assert tokens == expected
+
+
+def test_corpus_split_in_blocks_gives_the_same_ids(monkeypatch):
+    # the whitespace split runs block by block of documents; the ids (and the
+    # vocabulary's order of first appearance) are those of one pass
+    docs = [
+        "The cat sat.",
+        "",
+        "猫が座った the Cat",
+        "  spaces   everywhere  ",
+        "émoji 🙂 and cat!",
+    ] * 3
+    whole = TextSequencer().fit(docs)
+    expected = whole.transform(docs)
+    monkeypatch.setattr(_text, "_SPLIT_BLOCK", 2)
+    blocks = TextSequencer().fit(docs)
+    np.testing.assert_array_equal(blocks.transform(docs), expected)
+    assert blocks.vocabulary_ == whole.vocabulary_

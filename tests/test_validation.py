@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sklstm import LSTMClassifier, LSTMRegressor, TextSequencer
 from sklstm._text import DEFAULT_TOKEN_PATTERN, OOV_TOKEN
-from sklstm._validation import MAX_TOKEN_ID, check_sequences
+from sklstm._validation import _LENGTH_BLOCK, MAX_TOKEN_ID, check_sequences
 
 SMALL = dict(hidden_size=4, embedding_dim=4, max_epochs=1, random_state=0)
 ESTIMATORS = [LSTMClassifier, LSTMRegressor]
@@ -599,3 +599,17 @@ def test_estimators_fit_any_array_or_refuse_it_cleanly(X):
     if len(set(y)) == 2:
         clf = LSTMClassifier(**SMALL).fit(X, y)
         assert set(clf.predict(X)) <= {0, 1}
+
+
+def test_lengths_of_many_rows_are_read_block_by_block(rng):
+    # rows past the first block, an all-padding row and inner zeros included
+    n = 2 * _LENGTH_BLOCK + 3
+    X = rng.integers(0, 4, size=(n, 9)).astype(np.int32)
+    X[_LENGTH_BLOCK] = 0
+    X[-1, :] = 0
+    X[-1, 2] = 5
+    seqs, _, _ = check_sequences(LSTMClassifier(), X, reset=True)
+    expected = [int(np.flatnonzero(row)[-1]) + 1 if row.any() else 1 for row in X]
+    np.testing.assert_array_equal(seqs.lengths, expected)
+    assert seqs.lengths.dtype == np.int64
+    assert np.shares_memory(seqs.data, X)  # the token ids are not copied
