@@ -42,7 +42,7 @@ from sklstm._precision import (
     predict_precision,
     resolve_deterministic,
 )
-from sklstm._refit import refit_epochs, train_on_all, uses_refit
+from sklstm._refit import check_refit, refit_epochs, train_on_all, uses_refit
 from sklstm._runtime import (
     flush_denormal,
     resolve_device,
@@ -276,6 +276,7 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
                 f"proj_size is only available for cell='lstm', got cell="
                 f"{self.cell!r}. Set proj_size=0 or use cell='lstm'."
             )
+        check_refit(self.refit, self.accelerator)
 
     def _fit_unsafe(self, X, y, sample_weight, *, partial, classes):
         if y is None:

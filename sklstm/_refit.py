@@ -15,7 +15,19 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["refit_epochs", "uses_refit"]
+__all__ = ["check_refit", "refit_epochs", "train_on_all", "uses_refit"]
+
+
+def check_refit(refit, accelerator) -> None:
+    """Refuse what refit cannot do, before any training."""
+    if refit and accelerator is not None:
+        raise ValueError(
+            "refit=True is not available with an accelerator (the second "
+            "training would need its own distributed setup). Set refit=False, "
+            "or refit yourself: fit again with early_stopping=False and "
+            "max_epochs set to the epoch of the lowest valid_loss in "
+            "net_.history."
+        )
 
 
 def uses_refit(refit: bool, *, early: bool, warm: bool) -> bool:

@@ -111,3 +111,11 @@ def test_interrupted_refit_keeps_the_early_stopped_network(make_tokens):
     assert clf.refit_epochs_ is None
     assert _same_weights(clf, chosen)
     np.testing.assert_array_equal(clf.predict_proba(X), chosen.predict_proba(X))
+
+
+def test_refit_with_an_accelerator_is_refused_before_training(make_tokens):
+    X, y, _ = make_tokens(n=300)
+    clf = LSTMClassifier(accelerator=object(), **SETTINGS)
+    with pytest.raises(ValueError, match="refit=True is not available"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "net_")
