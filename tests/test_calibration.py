@@ -186,8 +186,10 @@ def test_works_inside_calibrated_classifier_cv(pair, data, method):
 
 
 def test_onnx_export_reproduces_the_calibrated_probabilities(pair, data):
-    ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
+    ort = pytest.importorskip(
+        "onnxruntime", reason="onnxruntime comes with the onnx extra"
+    )
+    pytest.importorskip("onnx", reason="onnx comes with the onnx extra")
     cal = pair[1]
     X, _ = data
     model = sklstm.to_onnx(cal)

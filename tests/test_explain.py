@@ -268,7 +268,9 @@ def test_attention_weights(id_data):
 
 
 def test_captum_recipe(text_pipe):
-    captum_attr = pytest.importorskip("captum.attr")
+    captum_attr = pytest.importorskip(
+        "captum.attr", reason="Captum comes with the interop extra"
+    )
     docs = ["w1 up w2 w3", "down w4"]
     seq, clf = text_pipe[0], text_pipe[-1]
     ids = torch.as_tensor(seq.transform(docs), dtype=torch.long)
@@ -295,7 +297,7 @@ def test_captum_recipe(text_pipe):
 
 
 def test_shap_recipe(text_pipe):
-    shap = pytest.importorskip("shap")
+    shap = pytest.importorskip("shap", reason="SHAP is not in any extra")
     docs = ["w1 up w2 w3"]
     masker = shap.maskers.Text(r"\W+")
     explainer = shap.Explainer(text_pipe.predict_proba, masker, output_names=["0", "1"])

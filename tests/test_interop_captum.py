@@ -8,7 +8,7 @@ from tiny import EXACT
 from sklstm import LSTMClassifier, TextSequencer
 
 captum = pytest.importorskip("captum", reason="Captum is not installed")
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason="Captum's tests need torch")
 
 TEXTS = ["good phone", "bad phone", "great battery", "awful screen"] * 10
 LABELS = [1, 0, 1, 0] * 10
