@@ -11,6 +11,7 @@ import pytest
 import torch
 from sklearn.pipeline import make_pipeline
 
+import sklstm._attribution
 from sklstm import LSTMClassifier, LSTMRegressor, TextSequencer, _explain_plot, explain
 from sklstm._attribution import _input_and_baseline
 from sklstm._ids import OOV_ID
@@ -170,6 +171,19 @@ def test_token_ids_padded_differently(id_data):
     alone = explain(clf, X[:1])  # in a batch of its own: other neighbours
     np.testing.assert_allclose(alone[0], e[0], rtol=1e-5, atol=1e-7)
     assert e[0].shape == (int((X[0] != 0).nonzero()[0].max()) + 1,)
+
+
+def test_pass_size_does_not_change_attributions(id_data, monkeypatch):
+    # passes on a CPU are sized to stay in the cache; a row's attributions
+    # must not depend on which rows share its pass, nor on how many
+    X, y = id_data
+    clf = LSTMClassifier(**TINY, max_epochs=2, num_layers=2).fit(X, y)
+    e = explain(clf, X)
+    monkeypatch.setattr(sklstm._attribution, "IG_CPU_GATE_VALUES", 1)
+    one_row = explain(clf, X)  # every pass a single row
+    for a, b in zip(e, one_row):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(e.outputs, one_row.outputs, rtol=1e-10)
 
 
 def test_padding_and_oov_sit_on_the_baseline(id_data):
