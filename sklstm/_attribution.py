@@ -208,7 +208,7 @@ def integrated_gradients(
             bad = np.abs(sums - delta) > refine_rtol * np.abs(delta) + 1e-7
             for i in np.flatnonzero(bad):
                 xb, _ = ds.batch(np.array([i]))
-                refined, miss = _bisected(
+                refined, error = _bisected(
                     module,
                     readout,
                     xb["x"].to(device)[:, : seqs.lengths[i]],
@@ -216,7 +216,7 @@ def integrated_gradients(
                     tgt_all[i : i + 1],
                     tol=refine_rtol * abs(delta[i]),
                 )
-                if miss < abs(sums[i] - delta[i]):  # never worse than before
+                if error < abs(sums[i] - delta[i]):  # never worse than before
                     attributions[i] = refined
     return attributions, outputs, baseline_outputs
 
@@ -228,7 +228,8 @@ def _bisected(module, readout, x, lengths, tgt, *, tol: float) -> np.ndarray:
     attributions and how far their sum is from ``f(x) - f(baseline)``. Each
     segment's quadrature is compared with the exact change of ``f`` over it;
     the segment that misses most is halved next, until the misses add up to
-    at most ``tol`` or there are ``REFINE_SEGMENTS`` segments.
+    at most ``tol`` or there are ``REFINE_SEGMENTS`` segments. The cut whose
+    misses add up to least is returned.
     """
     nodes, w = gauss_legendre(REFINE_NODES)
     nodes = torch.tensor(nodes, dtype=torch.float64, device=x.device)
@@ -268,18 +269,27 @@ def _bisected(module, readout, x, lengths, tgt, *, tol: float) -> np.ndarray:
 
     ends = f(torch.tensor([0.0, 1.0], dtype=torch.float64, device=x.device))
     heap = entries([(0.0, 1.0, float(ends[0]), float(ends[1]))])
+    miss = -sum(e[0] for e in heap)
+    best = (miss, sum(e[5] for e in heap))
     # the segment that misses most is halved first (both halves in one pass),
-    # until the misses add up to less than the tolerance or the budget is spent
-    while -sum(e[0] for e in heap) > tol and len(heap) < REFINE_SEGMENTS:
+    # until the misses add up to less than the tolerance or the budget is
+    # spent; halving can also raise the misses (two coarse estimates for one),
+    # so the cut with the smallest total miss seen is what is returned
+    while miss > tol and len(heap) < REFINE_SEGMENTS:
         _, a, b, fa, fb, _ = heapq.heappop(heap)
         m = (a + b) / 2
         fm = float(f(torch.tensor([m], dtype=torch.float64, device=x.device))[0])
         for e in entries([(a, m, fa, fm), (m, b, fm, fb)]):
             heapq.heappush(heap, e)
-    total = sum(e[5] for e in heap)
+        miss = -sum(e[0] for e in heap)
+        if miss < best[0]:
+            best = (miss, sum(e[5] for e in heap))
+    total = best[1]
+    # the completeness error of the result (at most the segments' misses)
+    error = abs(float(total.sum()) - float(ends[1] - ends[0]))
     if module.embedding is not None:
         total = total.sum(1)
-    return total.cpu().numpy(), -sum(e[0] for e in heap)
+    return total.cpu().numpy(), error
 
 
 def _steps_per_pass(module, device: torch.device) -> int:

@@ -344,3 +344,21 @@ def test_abrupt_path_is_repaired_by_bisection():
     )
     sums = np.array([a.sum() for a in fixed])
     assert (np.abs(sums - (values - base)) > 1e-2 * np.abs(values - base)).any()
+    # the bisection reports the completeness error of what it returns, and
+    # what it returns for a failing row adds up better than the fixed rule
+    from sklstm._attribution import _bisected
+    from sklstm._batching import SequenceDataset
+
+    row = int(np.argmax(np.abs(sums - (values - base))))
+    xb, _ = SequenceDataset(seqs, n_tokens=None).batch(np.array([row]))
+    refined, error = _bisected(
+        clf.net_.module_.eval(),
+        _readout(clf),
+        xb["x"],
+        xb["lengths"],
+        torch.tensor([idx[row]]),
+        tol=1e-4 * abs(values[row] - base[row]),
+    )
+    delta = values[row] - base[row]
+    assert error == pytest.approx(abs(refined.sum() - delta), abs=1e-6)
+    assert error < abs(sums[row] - delta)
