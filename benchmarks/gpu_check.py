@@ -26,7 +26,13 @@ Sections:
 5. predict memory: peak GPU memory while predicting 100,000 and 1,000,000
    documents (it must not grow with the rows);
 6. cells: a training step of the peephole and CIFG layers against the fused
-   ``nn.LSTM`` (batch 64, 40 steps, 128 inputs and units).
+   ``nn.LSTM`` (batch 64, 40 steps, 128 inputs and units);
+7. explain: ``sklstm.explain`` of models trained on the CPU and loaded onto
+   the GPU (a bidirectional, stacked LSTM with mean pooling; a peephole cell
+   with attention pooling) agrees with the CPU's attributions (relative
+   ``EXPLAIN_TOL`` of the largest one), adds up (completeness within 1e-2),
+   and ``attention_weights`` agree; the time to explain 1,000 documents
+   against predicting them on the GPU is reported (issue 14).
 
 On the lent GPU machine (no network, no skorch), from the repository root,
 with the skorch wheel in ``.whl/`` (``pip download --no-deps -d .whl
@@ -76,6 +82,8 @@ from bench_training import (  # noqa: E402
 
 #: CPU vs GPU probabilities, float32 both sides
 AGREE_TOL = 1e-4
+#: CPU vs GPU attributions, relative to the largest absolute attribution
+EXPLAIN_TOL = 1e-3
 CELLS = ["lstm", "gru", "rnn", "peephole", "cifg"]
 TARGETS = {
     "epoch_vs_reference": ("<=", 1.05),
@@ -403,6 +411,69 @@ def cells(device, quick):
 
 
 # --------------------------------------------------------------------------
+# 7. explain on the GPU (issue 14)
+# --------------------------------------------------------------------------
+def explain_check(device, quick):
+    import sklstm
+
+    X, y, _ = make_workload(200 if quick else 3000, seed=2)
+    X = X[:, :60]
+    n = 50 if quick else 1000
+    rows = []
+    variants = [
+        (
+            "lstm+bi+2 layers, mean",
+            dict(bidirectional=True, num_layers=2, pooling="mean"),
+        ),
+        ("peephole, attention", dict(cell="peephole", pooling="attention")),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in variants:
+            est = _estimator(
+                "classifier",
+                hidden_size=8 if quick else 64,
+                embedding_dim=8 if quick else 32,
+                max_epochs=1 if quick else 2,
+                random_state=0,
+                **extra,
+            ).fit(X, y)
+            path = os.path.join(tmp, "m.sklstm")
+            sklstm.save(est, path)
+            on_gpu = sklstm.load(path, device=str(device))
+            on_gpu.net_.precision = "32"
+            cpu = sklstm.explain(est, X[:n])
+            _sync(device)
+            t0 = time.perf_counter()
+            gpu = sklstm.explain(on_gpu, X[:n])
+            _sync(device)
+            explain_s = time.perf_counter() - t0
+            predict_s, _ = _timed(device, on_gpu.predict_proba, X[:n])
+            scale = max(float(np.abs(a).max()) for a in cpu)
+            gap = max(float(np.abs(a - b).max()) for a, b in zip(cpu, gpu)) / scale
+            delta = gpu.outputs - gpu.baseline_outputs
+            sums = np.array([a.sum() for a in gpu])
+            complete = float(
+                (np.abs(sums - delta) / np.maximum(np.abs(delta), 1e-12)).max()
+            )
+            row = {
+                "model": name,
+                "max_rel_diff": gap,
+                "worst_completeness": complete,
+                "explain_s": explain_s,
+                "x_predict": explain_s / predict_s,
+            }
+            if extra.get("pooling") == "attention":
+                w_cpu = est.attention_weights(X[:n])
+                w_gpu = on_gpu.attention_weights(X[:n])
+                row["attention_max_diff"] = max(
+                    float(np.abs(a - b).max()) for a, b in zip(w_cpu, w_gpu)
+                )
+            row["ok"] = gap <= EXPLAIN_TOL and row.get("attention_max_diff", 0) <= 1e-4
+            rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------
 def environment(device):
     import sklearn
     import skorch
@@ -468,6 +539,7 @@ def _run(args, device):
         "epochs": lambda: epochs(device, args.quick, 1 if args.quick else args.repeats),
         "predict_memory": lambda: predict_memory(device, args.quick),
         "cells": lambda: cells(device, args.quick),
+        "explain": lambda: explain_check(device, args.quick),
     }
     for name, run in sections.items():
         if args.only and name not in args.only:
@@ -510,6 +582,12 @@ def _run(args, device):
         bad = [r["cell"] for r in results["agreement"] if not r["ok"]]
         lines.append(
             f"agreement (tol {AGREE_TOL}): {'OK' if not bad else 'FAILED ' + str(bad)}"
+        )
+    if isinstance(results.get("explain"), list):
+        bad = [r["model"] for r in results["explain"] if not r["ok"]]
+        lines.append(
+            f"explain vs CPU (tol {EXPLAIN_TOL}): "
+            + ("OK" if not bad else "FAILED " + str(bad))
         )
     print("\n".join(lines))
     results["targets"] = lines

@@ -17,11 +17,20 @@ def test_gpu_check_dry_run_reports_every_section():
     spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
     gpu_check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gpu_check)
-    sections = ["agreement", "determinism", "epochs", "predict_memory", "cells"]
+    sections = [
+        "agreement",
+        "determinism",
+        "epochs",
+        "predict_memory",
+        "cells",
+        "explain",
+    ]
     results = gpu_check.main(["--quick", "--device", "cpu", "--only", *sections])
     for name in sections:
         assert "error" not in results[name], results[name]
     assert all(row["ok"] for row in results["agreement"])
+    assert all(row["ok"] for row in results["explain"])
+    assert all(row["worst_completeness"] < 1e-2 for row in results["explain"])
     assert results["determinism"]["deterministic=True"]["identical"]
     assert results["predict_memory"]["growth"] == 1.0  # no GPU memory on a CPU
     assert {r["hidden"] for r in results["epochs"]} == {8, 16}
