@@ -16,13 +16,17 @@ work. While training, the loop runs inside a :class:`torch.autograd.Function`
 with a hand-written backward pass: autograd records one node for the whole
 sequence instead of a dozen per step, the backward loop does one ``dA @ U``
 product per step, and the gradients of ``U`` and of the peepholes are one
-product / one reduction over all steps after the loop. Without gradients
+product / one reduction over all steps after the loop. The backward loop's
+per-step factors are computed a chunk of steps at a time, just before the
+steps that read them, so they are still in the CPU cache. Without gradients
 (prediction) the same step runs as plain torch operations. The gradients are
 checked against autograd's finite differences in ``tests/test_cells.py``.
 
 With ``benchmarks/bench_cells.py`` (batch 64, 40 steps, 128 inputs and units,
-one CPU thread) a training step of the peephole layer took 1.7x as long as the
-fused ``nn.LSTM``; written as a plain autograd loop it took 2.8x, and as a
+one CPU thread, Intel Xeon, 2026-12-02) a training step of the peephole layer
+took 1.4x as long as the fused ``nn.LSTM`` (1.6x before the chunked factors
+and preallocated step views); written as a plain autograd loop it took 2.8x,
+and as a
 TorchScript loop (``torch.jit.script`` is deprecated in PyTorch 2.13) 3.5x.
 """
 
@@ -39,30 +43,101 @@ __all__ = ["CIFGLSTM", "PeepholeLSTM"]
 
 
 # --------------------------------------------------------------------------
-# Peephole LSTM (Gers & Schmidhuber 2000)
+# Shared machinery of the two recurrences
 # --------------------------------------------------------------------------
 
+#: time steps whose backward factors are computed together: the chunk's
+#: buffers stay in the CPU cache between that computation and the step loop
+#: that reads them (all steps at once measured slower: the tensors of a
+#: 40-step batch of 64 do not fit in a core's cache)
+_CHUNK_STEPS = 8
 
-def _step_buffers(xw, H, save):
-    """Output buffers of a recurrence over time-major ``xw`` (T, B, n_gates*H).
 
-    Returns ``(out, gates, cells, tanh_cells, gt, tc)``: with ``save`` the
-    per-step gates, cell states and their tanh kept for the backward pass
-    (``gt``, ``tc`` None); without, one step's scratch buffers ``gt``, ``tc``
-    reused at every step (the per-step ones None).
+def _cell_states(c0, T, save):
+    """Step views of the cell states c_0 .. c_T, and the buffer behind them.
+
+    With ``save`` one (T+1, B, H) buffer holds them all for the backward pass
+    (its row 0 a copy of ``c0``, so ``cells[t]`` is the state before step
+    ``t``); without, two buffers alternate and ``cells`` is None.
     """
-    T, B, G = xw.shape
-    out = xw.new_empty(T, B, H)
     if save:
-        return (
-            out,
-            xw.new_empty(T, B, G),
-            xw.new_empty(T, B, H),
-            xw.new_empty(T, B, H),
-            None,
-            None,
-        )
-    return out, None, None, None, xw.new_empty(B, G), xw.new_empty(B, H)
+        cells = c0.new_empty(T + 1, *c0.shape)
+        cells[0] = c0
+        return list(cells.unbind(0)), cells
+    pair = (c0.new_empty(c0.shape), c0.new_empty(c0.shape))
+    return [c0] + [pair[t % 2] for t in range(T)], None
+
+
+def _step_views(buffer, T, save):
+    """``buffer[t]`` for every step: the saved (T, ...) tensor's rows, or the
+    one scratch (...) tensor at every step."""
+    return list(buffer.unbind(0)) if save else [buffer] * T
+
+
+def _gate_buffer(xw, save):
+    """Activated gates of every step (saved) or of one step (scratch)."""
+    T, B, G = xw.shape
+    return xw.new_empty(T, B, G) if save else xw.new_empty(B, G)
+
+
+def _backward_through_time(factors, n_gates, out, d_out, d_cn, c0, w_hh):
+    """Gradients of the gate pre-activations, step by step from the last.
+
+    Shared by the peephole and CIFG backward passes. For each chunk of steps
+    ``t0:t1`` (the last first), ``factors(t0, t1, m, k_c)`` fills ``m``
+    (n, B, n_gates*H) with each gate's local derivative times what it
+    multiplies (the output gate last) and ``k_c`` (n, B, H) with d h_t / d
+    c_t without the output gate's factor, and returns ``k_f`` (n, B, H), d c_t
+    / d c_{t-1}. The loop then costs four elementwise operations and one
+    ``dA @ U`` product per step, all on step views made before it.
+    """
+    T, B, H = out.shape
+    G = n_gates - 1  # gate blocks before the output gate
+    d_a = out.new_empty(T, B, n_gates * H)
+    if d_out is None:
+        d_out = torch.zeros_like(out)
+    n = min(_CHUNK_STEPS, T)
+    m = out.new_empty(n, B, n_gates * H)
+    k_c = out.new_empty(n, B, H)
+    # step views of the chunk buffers (the same at every chunk) and of d_a
+    m_o = m[..., G * H :].unbind(0)
+    m_rest = m[..., : G * H].unflatten(-1, (G, H)).unbind(0)
+    k_c_steps = k_c.unbind(0)
+    d_a_steps = d_a.unbind(0)
+    d_a_o = d_a[..., G * H :].unbind(0)
+    d_a_rest = d_a[..., : G * H].unflatten(-1, (G, H)).unbind(0)
+    d_out_steps = d_out.unbind(0)
+    dc = torch.zeros_like(c0) if d_cn is None else d_cn.clone()
+    dc_wide = dc.unsqueeze(1)  # (B, 1, H), broadcast over the gate blocks
+    dh = d_out_steps[T - 1]
+    for t1 in range(T, 0, -n):
+        t0 = max(t1 - n, 0)
+        k_f = factors(t0, t1, m[: t1 - t0], k_c[: t1 - t0]).unbind(0)
+        for t in range(t1 - 1, t0 - 1, -1):
+            j = t - t0
+            torch.mul(dh, m_o[j], out=d_a_o[t])
+            dc.addcmul_(dh, k_c_steps[j])
+            torch.mul(m_rest[j], dc_wide, out=d_a_rest[t])
+            dc.mul_(k_f[j])
+            if t > 0:
+                dh = torch.addmm(d_out_steps[t - 1], d_a_steps[t], w_hh)
+            else:
+                dh = d_a_steps[0] @ w_hh
+    # dh, dc: gradients of the initial hidden and cell states
+    return d_a, dh, dc
+
+
+def _grad_w_hh(d_a, h0, out):
+    """d loss / d U = sum_t dA_t^T h_{t-1}, with h_{-1} = h0 (no copy of out)."""
+    grad = d_a[0].t() @ h0
+    if d_a.shape[0] > 1:
+        grad.addmm_(d_a[1:].flatten(0, 1).t(), out[:-1].flatten(0, 1))
+    return grad
+
+
+# --------------------------------------------------------------------------
+# Peephole LSTM (Gers & Schmidhuber 2000)
+# --------------------------------------------------------------------------
 
 
 def _peephole_forward(xw, w_hh, peep, h, c, save):
@@ -70,71 +145,51 @@ def _peephole_forward(xw, w_hh, peep, h, c, save):
 
     ``xw`` already holds ``x @ W_ih^T + b_ih + b_hh`` for every step. Returns
     the hidden states (T, B, H) and the last cell state; with ``save`` also
-    the activated gates (T, B, 4H), the cell states and their tanh (T, B, H),
-    which the backward pass needs.
+    the activated gates (T, B, 4H), the cell states c_0 .. c_T (T+1, B, H)
+    and the tanh of c_1 .. c_T (T, B, H), which the backward pass needs.
     """
     T, B, H4 = xw.shape
     H = H4 // 4
-    out, gates, cells, tanh_cells, gt, tc = _step_buffers(xw, H, save)
+    out = xw.new_empty(T, B, H)
+    gates = _gate_buffer(xw, save)
+    tanh_cells = xw.new_empty(T, B, H) if save else xw.new_empty(B, H)
+    cell, cells = _cell_states(c, T, save)
+    cell_wide = [s.unsqueeze(1) for s in cell]  # (B, 1, H)
+    gate_if = _step_views(gates[..., : 2 * H], T, save)
+    gate_i = _step_views(gates[..., :H], T, save)
+    gate_f = _step_views(gates[..., H : 2 * H], T, save)
+    gate_g = _step_views(gates[..., 2 * H : 3 * H], T, save)
+    gate_o = _step_views(gates[..., 3 * H :], T, save)
+    tanh_cell = _step_views(tanh_cells, T, save)
+    xw_steps = xw.unbind(0)
+    out_steps = out.unbind(0)
+    # one pre-activation buffer, its block views made once
+    a = xw.new_empty(B, H4)
+    a_if_wide = a.view(B, 4, H)[:, :2]
+    a_if = a[:, : 2 * H]
+    a_g = a[:, 2 * H : 3 * H]
+    a_o = a[:, 3 * H :]
     w_hh_t = w_hh.t()
     p_if = peep[:2].unsqueeze(0)  # (1, 2, H): input and forget peepholes
     p_o = peep[2]
     for t in range(T):
-        a = torch.addmm(xw[t], h, w_hh_t)  # (B, 4H) pre-activations i, f, g, o
+        c_new = cell[t + 1]
+        torch.addmm(xw_steps[t], h, w_hh_t, out=a)  # pre-activations i, f, g, o
         # the input and forget gates look at the previous cell state
-        a.view(B, 4, H)[:, :2].addcmul_(c.unsqueeze(1), p_if)
-        if save:
-            gt = gates[t]
-            c_new = cells[t]
-            tc = tanh_cells[t]
-        else:
-            c_new = xw.new_empty(B, H)
-        torch.sigmoid(a[:, : 2 * H], out=gt[:, : 2 * H])
-        torch.tanh(a[:, 2 * H : 3 * H], out=gt[:, 2 * H : 3 * H])
+        a_if_wide.addcmul_(cell_wide[t], p_if)
+        torch.sigmoid(a_if, out=gate_if[t])
+        torch.tanh(a_g, out=gate_g[t])
         # c_t = f * c_{t-1} + i * g
-        torch.mul(gt[:, H : 2 * H], c, out=c_new)
-        c_new.addcmul_(gt[:, :H], gt[:, 2 * H : 3 * H])
-        c = c_new
+        torch.mul(gate_f[t], cell[t], out=c_new)
+        c_new.addcmul_(gate_i[t], gate_g[t])
         # the output gate looks at the new cell state
-        a_o = a[:, 3 * H :].addcmul_(c, p_o)
-        torch.sigmoid(a_o, out=gt[:, 3 * H :])
-        torch.tanh(c, out=tc)
-        h = torch.mul(gt[:, 3 * H :], tc, out=out[t])
-    return out, c, gates, cells, tanh_cells
-
-
-def _backward_through_time(m, k_c, k_f, out, d_out, d_cn, c0, w_hh, n_gates):
-    """Gradients of the gate pre-activations, step by step from the last.
-
-    Shared by the peephole and CIFG backward passes. ``m`` holds each gate's
-    local derivative times what it multiplies, the output gate last; ``k_c``
-    is d h_t / d c_t without the output gate's factor; ``k_f`` is
-    d c_t / d c_{t-1}.
-    """
-    T, B, H = out.shape
-    G = n_gates - 1  # gate blocks before the output gate
-    d_a = out.new_empty(T, B, n_gates * H)
-    if d_out is None:
-        d_out = torch.zeros_like(out)
-    dc = torch.zeros_like(c0) if d_cn is None else d_cn
-    dh = d_out[T - 1]
-    for t in range(T - 1, -1, -1):
-        dat = d_a[t]
-        mt = m[t]
-        torch.mul(dh, mt[:, G * H :], out=dat[:, G * H :])
-        dc = torch.addcmul(dc, dh, k_c[t])
-        torch.mul(
-            mt[:, : G * H].view(B, G, H),
-            dc.unsqueeze(1),
-            out=dat[:, : G * H].view(B, G, H),
-        )
-        dc = dc * k_f[t]
-        if t > 0:
-            dh = torch.addmm(d_out[t - 1], dat, w_hh)
-        else:
-            dh = dat @ w_hh
-    # dh, dc: gradients of the initial hidden and cell states
-    return d_a, dh, dc
+        a_o.addcmul_(c_new, p_o)
+        torch.sigmoid(a_o, out=gate_o[t])
+        torch.tanh(c_new, out=tanh_cell[t])
+        h = torch.mul(gate_o[t], tanh_cell[t], out=out_steps[t])
+    if not save:
+        gates = tanh_cells = None
+    return out, cell[T], gates, cells, tanh_cells
 
 
 class _PeepholeFunction(torch.autograd.Function):
@@ -146,45 +201,45 @@ class _PeepholeFunction(torch.autograd.Function):
             xw, w_hh, peep, h0, c0, True
         )
         ctx.save_for_backward(w_hh, peep, h0, c0, out, gates, cells, tanh_cells)
-        return out, c_n
+        return out, c_n.clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out, d_cn):
-        w_hh, peep, h0, c0, out, gates, cells, tc = ctx.saved_tensors
+        w_hh, peep, h0, c0, out, gates, cells, tanh_cells = ctx.saved_tensors
         T, B, H = out.shape
         p_i, p_f, p_o = peep[0], peep[1], peep[2]
-        i = gates[..., :H]
-        f = gates[..., H : 2 * H]
-        g = gates[..., 2 * H : 3 * H]
-        o = gates[..., 3 * H :]
-        c_prev = torch.cat([c0.unsqueeze(0), cells[:-1]])
-        # Everything that does not depend on the incoming gradient, for all
-        # steps at once, so that the loop below is five operations per step.
-        # m holds, per gate block, the derivative of c_t (blocks i, f, g) or of
-        # h_t (block o) with respect to that block's pre-activation.
-        m = gates * (1 - gates)  # sigmoid'
-        m[..., 2 * H : 3 * H] = 1 - g * g  # tanh'
-        m[..., :H] *= g
-        m[..., H : 2 * H] *= c_prev
-        m[..., 2 * H : 3 * H] *= i
-        m[..., 3 * H :] *= tc
-        # d h_t / d c_t (through h = o tanh(c) and the output peephole)
-        k_c = o * (1 - tc * tc) + m[..., 3 * H :] * p_o
-        # d c_t / d c_{t-1} (directly and through the i, f peepholes)
-        k_f = f + m[..., :H] * p_i + m[..., H : 2 * H] * p_f
 
-        d_a, dh, dc = _backward_through_time(m, k_c, k_f, out, d_out, d_cn, c0, w_hh, 4)
+        def factors(t0, t1, m, k_c):
+            # per gate block, the derivative of c_t (blocks i, f, g) or of
+            # h_t (block o) with respect to that block's pre-activation
+            gt, c_prev, tc = gates[t0:t1], cells[t0:t1], tanh_cells[t0:t1]
+            i, f, g, o = gt.split(H, dim=-1)
+            m_i, m_f, m_g, m_o = m.split(H, dim=-1)
+            torch.addcmul(gt, gt, gt, value=-1, out=m)  # sigmoid' = s - s*s
+            torch.mul(g, g, out=m_g)
+            torch.addcmul(i, i, m_g, value=-1, out=m_g)  # i tanh'(g)
+            m_i.mul_(g)
+            m_f.mul_(c_prev)
+            m_o.mul_(tc)
+            # d h_t / d c_t (through h = o tanh(c) and the output peephole)
+            torch.mul(tc, tc, out=k_c)
+            torch.addcmul(o, o, k_c, value=-1, out=k_c)
+            k_c.addcmul_(m_o, p_o)
+            # d c_t / d c_{t-1} (directly and through the i, f peepholes)
+            k_f = torch.addcmul(f, m_i, p_i)
+            return k_f.addcmul_(m_f, p_f)
+
+        d_a, dh, dc = _backward_through_time(factors, 4, out, d_out, d_cn, c0, w_hh)
         d_w_hh = d_peep = None
         if ctx.needs_input_grad[1]:
-            h_prev = torch.cat([h0.unsqueeze(0), out[:-1]])
-            d_w_hh = d_a.reshape(T * B, 4 * H).t() @ h_prev.reshape(T * B, H)
+            d_w_hh = _grad_w_hh(d_a, h0, out)
         if ctx.needs_input_grad[2]:
-            d_peep = torch.stack(
+            d_if = d_a[..., : 2 * H].unflatten(-1, (2, H))
+            d_peep = torch.cat(
                 [
-                    (d_a[..., :H] * c_prev).sum((0, 1)),
-                    (d_a[..., H : 2 * H] * c_prev).sum((0, 1)),
-                    (d_a[..., 3 * H :] * cells).sum((0, 1)),
+                    (d_if * cells[:-1].unsqueeze(2)).sum((0, 1)),
+                    (d_a[..., 3 * H :] * cells[1:]).sum((0, 1)).unsqueeze(0),
                 ]
             )
         return d_a, d_w_hh, d_peep, dh, dc
@@ -196,28 +251,42 @@ class _PeepholeFunction(torch.autograd.Function):
 
 
 def _cifg_forward(xw, w_hh, h, c, save):
-    """Run the CIFG recurrence over time-major ``xw`` (T, B, 3H), gates f, g, o."""
+    """Run the CIFG recurrence over time-major ``xw`` (T, B, 3H), gates f, g, o.
+
+    Returns the hidden states (T, B, H) and the last cell state; with
+    ``save`` also the activated gates (T, B, 3H), ``c_{t-1} - g_t`` and the
+    tanh of ``c_t`` (T, B, H), which the backward pass needs.
+    """
     T, B, H3 = xw.shape
     H = H3 // 3
-    out, gates, cells, tanh_cells, gt, tc = _step_buffers(xw, H, save)
+    out = xw.new_empty(T, B, H)
+    gates = _gate_buffer(xw, save)
+    tanh_cells = xw.new_empty(T, B, H) if save else xw.new_empty(B, H)
+    diffs = xw.new_empty(T, B, H) if save else xw.new_empty(B, H)
+    cell, _ = _cell_states(c, T, False)  # the backward pass needs no cell states
+    gate = _step_views(gates, T, save)
+    gate_f = _step_views(gates[..., :H], T, save)
+    gate_g = _step_views(gates[..., H : 2 * H], T, save)
+    gate_o = _step_views(gates[..., 2 * H :], T, save)
+    tanh_cell = _step_views(tanh_cells, T, save)
+    diff = _step_views(diffs, T, save)
+    xw_steps = xw.unbind(0)
+    out_steps = out.unbind(0)
+    a = xw.new_empty(B, H3)
+    a_g = a[:, H : 2 * H]
     w_hh_t = w_hh.t()
     for t in range(T):
-        a = torch.addmm(xw[t], h, w_hh_t)  # (B, 3H) pre-activations f, g, o
-        if save:
-            gt = gates[t]
-            tc = tanh_cells[t]
-            c_new = cells[t]
-        else:
-            c_new = xw.new_empty(B, H)
-        torch.sigmoid(a, out=gt)  # f and o (the g block is overwritten next)
-        torch.tanh(a[:, H : 2 * H], out=gt[:, H : 2 * H])
-        g = gt[:, H : 2 * H]
+        torch.addmm(xw_steps[t], h, w_hh_t, out=a)  # pre-activations f, g, o
+        torch.sigmoid(a, out=gate[t])  # f and o (the g block is overwritten next)
+        torch.tanh(a_g, out=gate_g[t])
         # c_t = f * c_{t-1} + (1 - f) * g  ==  g + f * (c_{t-1} - g)
-        torch.addcmul(g, gt[:, :H], c - g, out=c_new)
-        c = c_new
-        torch.tanh(c, out=tc)
-        h = torch.mul(gt[:, 2 * H :], tc, out=out[t])
-    return out, c, gates, cells, tanh_cells
+        torch.sub(cell[t], gate_g[t], out=diff[t])
+        torch.addcmul(gate_g[t], gate_f[t], diff[t], out=cell[t + 1])
+        torch.tanh(cell[t + 1], out=tanh_cell[t])
+        h = torch.mul(gate_o[t], tanh_cell[t], out=out_steps[t])
+    if not save:
+        gates = diffs = tanh_cells = None
+    return out, cell[T], gates, diffs, tanh_cells
 
 
 class _CIFGFunction(torch.autograd.Function):
@@ -225,32 +294,36 @@ class _CIFGFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xw, w_hh, h0, c0):
-        out, c_n, gates, cells, tanh_cells = _cifg_forward(xw, w_hh, h0, c0, True)
-        ctx.save_for_backward(w_hh, h0, c0, out, gates, cells, tanh_cells)
+        out, c_n, gates, diffs, tanh_cells = _cifg_forward(xw, w_hh, h0, c0, True)
+        ctx.save_for_backward(w_hh, h0, c0, out, gates, diffs, tanh_cells)
         return out, c_n
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out, d_cn):
-        w_hh, h0, c0, out, gates, cells, tc = ctx.saved_tensors
-        T, B, H = out.shape
-        f = gates[..., :H]
-        g = gates[..., H : 2 * H]
-        o = gates[..., 2 * H :]
-        c_prev = torch.cat([c0.unsqueeze(0), cells[:-1]])
-        # per-gate multipliers of the incoming gradient, for all steps at once
-        m = gates * (1 - gates)  # sigmoid'
-        m[..., H : 2 * H] = 1 - g * g  # tanh'
-        m[..., :H] *= c_prev - g
-        m[..., H : 2 * H] *= 1 - f
-        m[..., 2 * H :] *= tc
-        k_c = o * (1 - tc * tc)
+        w_hh, h0, c0, out, gates, diffs, tanh_cells = ctx.saved_tensors
+        H = out.shape[2]
+        one = out.new_ones(())
 
-        d_a, dh, dc = _backward_through_time(m, k_c, f, out, d_out, d_cn, c0, w_hh, 3)
+        def factors(t0, t1, m, k_c):
+            gt, diff, tc = gates[t0:t1], diffs[t0:t1], tanh_cells[t0:t1]
+            f, g, o = gt.split(H, dim=-1)
+            m_f, m_g, m_o = m.split(H, dim=-1)
+            torch.addcmul(gt, gt, gt, value=-1, out=m)  # sigmoid' = s - s*s
+            m_f.mul_(diff)  # d c / d a_f = f' (c_{t-1} - g)
+            # d c / d a_g = (1 - f) tanh'(g) = tanh'(g) - f tanh'(g)
+            torch.addcmul(one, g, g, value=-1, out=m_g)
+            torch.addcmul(m_g, f, m_g, value=-1, out=m_g)
+            m_o.mul_(tc)
+            # d h_t / d c_t without the output gate's factor
+            torch.mul(tc, tc, out=k_c)
+            torch.addcmul(o, o, k_c, value=-1, out=k_c)
+            return f
+
+        d_a, dh, dc = _backward_through_time(factors, 3, out, d_out, d_cn, c0, w_hh)
         d_w_hh = None
         if ctx.needs_input_grad[1]:
-            h_prev = torch.cat([h0.unsqueeze(0), out[:-1]])
-            d_w_hh = d_a.reshape(T * B, 3 * H).t() @ h_prev.reshape(T * B, H)
+            d_w_hh = _grad_w_hh(d_a, h0, out)
         return d_a, d_w_hh, dh, dc
 
 
