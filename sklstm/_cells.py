@@ -26,8 +26,8 @@ With ``benchmarks/bench_cells.py`` (batch 64, 40 steps, 128 inputs and units,
 one CPU thread, Intel Xeon, 2026-12-02) a training step of the peephole layer
 took 1.4x as long as the fused ``nn.LSTM`` (1.6x before the chunked factors
 and preallocated step views); written as a plain autograd loop it took 2.8x,
-and as a
-TorchScript loop (``torch.jit.script`` is deprecated in PyTorch 2.13) 3.5x.
+and as a TorchScript loop (``torch.jit.script`` is deprecated in PyTorch
+2.13) 3.5x.
 """
 
 from __future__ import annotations
