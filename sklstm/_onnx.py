@@ -37,9 +37,10 @@ import torch.nn.functional as F
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from sklstm._cells import CIFGLSTM, PeepholeLSTM, _peephole_forward
+from sklstm._cells import CIFGLSTM, PeepholeLSTM
 from sklstm._ids import OOV_ID, PAD_ID
 from sklstm._pooling import POOLINGS
+from sklstm._recurrences import peephole_forward
 from sklstm._version import __version__
 
 __all__ = ["to_onnx"]
@@ -83,7 +84,7 @@ class _PeepholeLSTMFunction(torch.autograd.Function):
         peep = P[0].view(3, H)[[0, 2, 1]]  # i, o, f -> i, f, o
         xw = F.linear(x.transpose(0, 1), w_ih, bias).contiguous()
         h0 = x.new_zeros(x.shape[0], H)
-        out, *_ = _peephole_forward(xw, w_hh, peep, h0, h0, False)
+        out, *_ = peephole_forward(xw, w_hh, peep, h0, h0, False)
         return out.transpose(0, 1)
 
     @staticmethod

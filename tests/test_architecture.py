@@ -35,6 +35,7 @@ LAYERS = {
     "sklstm._validation": 2,
     "sklstm._text": 2,
     "sklstm._batching": 2,
+    "sklstm._recurrences": 2,
     "sklstm._cells": 2,
     "sklstm._pooling": 2,
     "sklstm._patching": 2,
@@ -77,6 +78,7 @@ LAYERS = {
 #: allowed imports inside one layer (importer -> imported)
 SAME_LAYER = {
     ("sklstm._module", "sklstm._cells"),
+    ("sklstm._cells", "sklstm._recurrences"),
     ("sklstm._module", "sklstm._pooling"),
     ("sklstm._module", "sklstm._patching"),
     ("sklstm._patching", "sklstm._pooling"),
@@ -108,6 +110,7 @@ FORBIDDEN = {
     "sklstm._long_format": {"torch", "skorch", "pandas", "polars"},
     # the torch modules know nothing of scikit-learn or skorch
     "sklstm._cells": {"sklearn", "skorch"},
+    "sklstm._recurrences": {"sklearn", "skorch"},
     "sklstm._pooling": {"sklearn", "skorch"},
     "sklstm._patching": {"sklearn", "skorch"},
     "sklstm._module": {"sklearn", "skorch"},
