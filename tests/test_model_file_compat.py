@@ -29,8 +29,11 @@ def test_old_text_pipeline_file_predicts_as_before():
 def test_old_series_regressor_file_predicts_as_before():
     model = sklstm.load(DATA / "series_regressor_v0.sklstm")
     X = np.asarray(EXPECTED["series_inputs"], dtype=np.float32)
+    # the expected values were recorded on another CPU (AMD EPYC); float32
+    # kernels round differently from CPU to CPU (7e-9 on an Intel Xeon),
+    # while a changed model or a misread file is off by far more
     np.testing.assert_allclose(
-        model.predict(X), EXPECTED["series_pred"], rtol=0, atol=1e-12
+        model.predict(X), EXPECTED["series_pred"], rtol=1e-6, atol=1e-7
     )
 
 
