@@ -112,35 +112,44 @@ def _estimator(cls, **kw):
     return {"classifier": LSTMClassifier, "regressor": LSTMRegressor}[cls](**kw)
 
 
+def _cpu_and_gpu(device, X, y, quick, *, hidden, embedding, **params):
+    """A classifier fitted on the CPU, and its copy loaded onto ``device``
+    through ``sklstm.save`` (float32 on both sides)."""
+    import sklstm
+
+    est = _estimator(
+        "classifier",
+        hidden_size=8 if quick else hidden,
+        embedding_dim=8 if quick else embedding,
+        max_epochs=1 if quick else 2,
+        random_state=0,
+        **params,
+    ).fit(X, y)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.sklstm")
+        sklstm.save(est, path)
+        on_gpu = sklstm.load(path, device=str(device))
+    on_gpu.net_.precision = "32"  # the float32 path on both sides
+    return est, on_gpu
+
+
 # --------------------------------------------------------------------------
 # 1. agreement
 # --------------------------------------------------------------------------
 def agreement(device, quick):
-    import sklstm
 
     X, y, _ = make_workload(200 if quick else 3000, seed=1)
     X = X[:, :80]
     rows = []
     variants = [(c, {}) for c in (["peephole"] if quick else CELLS)]
     variants += [("lstm", {"bidirectional": True, "num_layers": 2})]
-    with tempfile.TemporaryDirectory() as tmp:
-        for cell, extra in variants:
-            est = _estimator(
-                "classifier",
-                cell=cell,
-                hidden_size=8 if quick else 32,
-                embedding_dim=8 if quick else 16,
-                max_epochs=1 if quick else 2,
-                random_state=0,
-                **extra,
-            ).fit(X, y)
-            path = os.path.join(tmp, "m.sklstm")
-            sklstm.save(est, path)
-            on_gpu = sklstm.load(path, device=str(device))
-            on_gpu.net_.precision = "32"  # the float32 path on both sides
-            gap = float(np.abs(on_gpu.predict_proba(X) - est.predict_proba(X)).max())
-            name = cell + ("+bi+2 layers" if extra else "")
-            rows.append({"cell": name, "max_abs_diff": gap, "ok": gap <= AGREE_TOL})
+    for cell, extra in variants:
+        est, on_gpu = _cpu_and_gpu(
+            device, X, y, quick, cell=cell, hidden=32, embedding=16, **extra
+        )
+        gap = float(np.abs(on_gpu.predict_proba(X) - est.predict_proba(X)).max())
+        name = cell + ("+bi+2 layers" if extra else "")
+        rows.append({"cell": name, "max_abs_diff": gap, "ok": gap <= AGREE_TOL})
     return rows
 
 
@@ -427,49 +436,39 @@ def explain_check(device, quick):
         ),
         ("peephole, attention", dict(cell="peephole", pooling="attention")),
     ]
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, extra in variants:
-            est = _estimator(
-                "classifier",
-                hidden_size=8 if quick else 64,
-                embedding_dim=8 if quick else 32,
-                max_epochs=1 if quick else 2,
-                random_state=0,
-                **extra,
-            ).fit(X, y)
-            path = os.path.join(tmp, "m.sklstm")
-            sklstm.save(est, path)
-            on_gpu = sklstm.load(path, device=str(device))
-            on_gpu.net_.precision = "32"
-            cpu = sklstm.explain(est, X[:n])
-            _sync(device)
-            t0 = time.perf_counter()
-            gpu = sklstm.explain(on_gpu, X[:n])
-            _sync(device)
-            explain_s = time.perf_counter() - t0
-            predict_s, _ = _timed(device, on_gpu.predict_proba, X[:n])
-            scale = max(float(np.abs(a).max()) for a in cpu)
-            gap = max(float(np.abs(a - b).max()) for a, b in zip(cpu, gpu)) / scale
-            delta = gpu.outputs - gpu.baseline_outputs
-            sums = np.array([a.sum() for a in gpu])
-            complete = float(
-                (np.abs(sums - delta) / np.maximum(np.abs(delta), 1e-12)).max()
+    for name, extra in variants:
+        est, on_gpu = _cpu_and_gpu(
+            device, X, y, quick, hidden=64, embedding=32, **extra
+        )
+        cpu = sklstm.explain(est, X[:n])
+        _sync(device)
+        t0 = time.perf_counter()
+        gpu = sklstm.explain(on_gpu, X[:n])
+        _sync(device)
+        explain_s = time.perf_counter() - t0
+        predict_s, _ = _timed(device, on_gpu.predict_proba, X[:n])
+        scale = max(float(np.abs(a).max()) for a in cpu)
+        gap = max(float(np.abs(a - b).max()) for a, b in zip(cpu, gpu)) / scale
+        delta = gpu.outputs - gpu.baseline_outputs
+        sums = np.array([a.sum() for a in gpu])
+        complete = float(
+            (np.abs(sums - delta) / np.maximum(np.abs(delta), 1e-12)).max()
+        )
+        row = {
+            "model": name,
+            "max_rel_diff": gap,
+            "worst_completeness": complete,
+            "explain_s": explain_s,
+            "x_predict": explain_s / predict_s,
+        }
+        if extra.get("pooling") == "attention":
+            w_cpu = est.attention_weights(X[:n])
+            w_gpu = on_gpu.attention_weights(X[:n])
+            row["attention_max_diff"] = max(
+                float(np.abs(a - b).max()) for a, b in zip(w_cpu, w_gpu)
             )
-            row = {
-                "model": name,
-                "max_rel_diff": gap,
-                "worst_completeness": complete,
-                "explain_s": explain_s,
-                "x_predict": explain_s / predict_s,
-            }
-            if extra.get("pooling") == "attention":
-                w_cpu = est.attention_weights(X[:n])
-                w_gpu = on_gpu.attention_weights(X[:n])
-                row["attention_max_diff"] = max(
-                    float(np.abs(a - b).max()) for a, b in zip(w_cpu, w_gpu)
-                )
-            row["ok"] = gap <= EXPLAIN_TOL and row.get("attention_max_diff", 0) <= 1e-4
-            rows.append(row)
+        row["ok"] = gap <= EXPLAIN_TOL and row.get("attention_max_diff", 0) <= 1e-4
+        rows.append(row)
     return rows
 
 
