@@ -25,6 +25,7 @@ from sklstm._compat import DocLinkMixin, Interval, StrOptions
 from sklstm._defaults import calibration_method, epoch_budget
 from sklstm._early_stopping import uses_early_stopping, validation_split
 from sklstm._inference import network_outputs
+from sklstm._leakage import token_groups
 from sklstm._module import _CELLS
 from sklstm._net import (
     OPTIMIZERS,
@@ -308,6 +309,7 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
                 self.validation_fraction,
                 seed,
                 stratify=self._is_classifier,
+                groups=token_groups(seqs),
             )
         if warm:
             net, n_tokens, plan = copy.deepcopy(self.net_), self._n_tokens, None

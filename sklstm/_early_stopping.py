@@ -15,6 +15,8 @@ import torch
 from sklearn.model_selection import train_test_split
 from skorch.callbacks import Callback, EarlyStopping
 
+from sklstm._leakage import keep_groups_together
+
 __all__ = [
     "AUTO_EARLY_STOPPING_MIN_SAMPLES",
     "score_callback",
@@ -37,8 +39,15 @@ def uses_early_stopping(early_stopping, n_samples: int, *, partial: bool) -> boo
     return bool(early_stopping) and not partial
 
 
-def validation_split(n: int, y_enc, fraction: float, seed: int, *, stratify: bool):
-    """(train indices, validation indices) of ``n`` samples."""
+def validation_split(
+    n: int, y_enc, fraction: float, seed: int, *, stratify: bool, groups=None
+):
+    """(train indices, validation indices) of ``n`` samples.
+
+    ``groups`` (from :func:`sklstm._leakage.token_groups`) keeps repeated
+    sequences, and phrases cut from a longer one, on the side of the sequence
+    they come from, unless that would leave a side empty.
+    """
     idx = np.arange(n)
     n_valid = int(np.ceil(fraction * n))
     if n_valid < 1 or n - n_valid < 1:
@@ -53,7 +62,13 @@ def validation_split(n: int, y_enc, fraction: float, seed: int, *, stratify: boo
         counts = np.bincount(y_enc)
         if counts.min() >= 2 and n_valid >= len(counts):
             labels = y_enc
-    return train_test_split(idx, test_size=n_valid, stratify=labels, random_state=seed)
+    train_idx, valid_idx = train_test_split(
+        idx, test_size=n_valid, stratify=labels, random_state=seed
+    )
+    if groups is None:
+        return train_idx, valid_idx
+    grouped = keep_groups_together(train_idx, valid_idx, groups)
+    return grouped if min(map(len, grouped)) > 0 else (train_idx, valid_idx)
 
 
 class _ValidationScore(Callback):

@@ -31,6 +31,7 @@ LAYERS = {
     "sklstm._calibration": 1,
     "sklstm._conformal": 1,
     "sklstm._dataframes": 1,
+    "sklstm._leakage": 1,
     # 2: input (validation, text, batching) and the torch modules
     "sklstm._validation": 2,
     "sklstm._text": 2,
@@ -115,6 +116,7 @@ FORBIDDEN = {
     "sklstm._patching": {"sklearn", "skorch"},
     "sklstm._module": {"sklearn", "skorch"},
     "sklstm._ids": {"numpy", "torch", "sklearn", "skorch"},
+    "sklstm._leakage": {"torch", "sklearn", "skorch"},
     "sklstm._precision": {"sklearn", "skorch"},
 }
 

@@ -86,9 +86,14 @@ def test_temperature_minimises_the_held_out_log_loss(pair, data):
     X, y = data
     # the validation rows early stopping held out (same seed -> same split)
     from sklstm._early_stopping import validation_split
+    from sklstm._leakage import sequence_groups
     from sklstm._runtime import seed_from
 
-    _, valid = validation_split(len(X), y, 0.3, seed_from(0), stratify=True)
+    lengths = np.maximum((X != 0).cumsum(axis=1).argmax(axis=1) + 1, 1)
+    groups = sequence_groups(X, lengths)
+    _, valid = validation_split(
+        len(X), y, 0.3, seed_from(0), stratify=True, groups=groups
+    )
     logits = raw.predict_log_proba(X[valid])
     t = cal.temperature_
     best = nll(logits / t, y[valid])
