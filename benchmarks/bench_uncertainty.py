@@ -6,7 +6,7 @@ Three tables, side by side:
    the top-class probability), log loss and accuracy of the default text
    pipeline (``TextSequencer`` + ``LSTMClassifier``) before and after
    temperature scaling on the early-stopping split: financial tweets
-   (train -> valid, the mean over ``--seeds``, default 0-2), SST-2 (train -> dev) and UCI sentences (5-fold). The
+   (train -> valid, the mean over ``--seeds``, default 0-5), SST-2 (train -> dev) and UCI sentences (5-fold). The
    "before" figures are the same network's raw softmax (one fit: the
    temperature is undone), so accuracy is the same by construction.
 2. Regression: empirical coverage and mean width of 80% and 95% intervals
@@ -301,7 +301,7 @@ def main(argv=None) -> None:
         "--seeds",
         nargs="+",
         type=int,
-        default=[0, 1, 2],
+        default=[0, 1, 2, 3, 4, 5],
         help=f"seeds of the small text sets ({', '.join(SMALL_SETS)})",
     )
     parser.add_argument("--data-dir", type=Path, default=None)

@@ -138,7 +138,13 @@ default="adam"
         has not improved by ``tol`` for ``n_iter_no_change`` epochs.
 
     validation_fraction : float, default=0.1
-        Fraction of the training data held out for early stopping.
+        Fraction of the training data held out for early stopping (and for
+        ``calibration``). For token sequences the split keeps repeated
+        sequences on one side; in phrase-level data (at least a tenth of the
+        sequences occur inside a longer one, as in SST-2) short sequences (up
+        to 32 tokens) also go to the side of the longest one holding them: a
+        phrase cut from a training sentence is no held-out evidence. The
+        held-out share can then differ a little from ``validation_fraction``.
 
     n_iter_no_change : int, default=5
         Number of epochs without improvement before training stops.

@@ -93,6 +93,18 @@ def test_long_documents_fall_back_to_exact_duplicates(monkeypatch):
     assert sequence_groups(*_pad(seqs)).tolist() == [0, 1, 0, 3]
 
 
+def test_coincidental_containment_in_natural_texts_is_not_grouped():
+    # "good" inside "not good": one short text of twenty inside another is
+    # no phrase-level data (under MIN_CONTAINED_SHARE); duplicates still group
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(10, 90, size=8).tolist() for _ in range(18)]
+    seqs += [[3, 4], [2, 3, 4]]
+    groups = sequence_groups(*_pad(seqs))
+    np.testing.assert_array_equal(groups, np.arange(20))
+    groups = sequence_groups(*_pad(seqs + [list(seqs[0])]))
+    assert groups[20] == 0 and (groups[:20] == np.arange(20)).all()
+
+
 def test_numeric_series_are_not_grouped():
     series = Sequences(np.ones((4, 3), dtype=np.float32), np.full(4, 3), "numeric")
     assert token_groups(series) is None
