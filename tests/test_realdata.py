@@ -82,3 +82,30 @@ def test_default_pipeline_on_chinese_reviews():
     )
     assert acc > 0.85
     assert list(model.predict(["很好吃，送餐很快", "太难吃了，送了两个小时"])) == [1, 0]
+
+
+def _read_sst2(name):
+    import csv
+
+    path = shared_datasets_dir() / "sst2_glue" / name
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+    return [r[1] for r in rows], np.array([int(r[0]) for r in rows])
+
+
+@pytest.mark.skipif(
+    shared_datasets_dir() is None
+    or not (shared_datasets_dir() / "sst2_glue" / "train.tsv").is_file(),
+    reason="SST-2 lives in ../shared/datasets, absent here",
+)
+def test_default_pipeline_on_sst2_phrases_reaches_080():
+    # 67k training phrases cut from 6.9k sentences: with the phrases of a
+    # training sentence on the early-stopping side it trained 13-14 epochs to
+    # 0.79 on dev; kept on one side (sklstm/_leakage.py), 0.81-0.835
+    X, y = _read_sst2("train.tsv")
+    X_dev, y_dev = _read_sst2("dev.tsv")
+    model = make_pipeline(TextSequencer(), LSTMClassifier(random_state=0))
+    model.fit(X, y)
+    acc = model.score(X_dev, y_dev)
+    print(f"SST-2: dev accuracy {acc:.4f} after {model[-1].n_iter_} epochs")
+    assert acc >= 0.80
