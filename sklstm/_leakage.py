@@ -5,8 +5,8 @@ duplicate, or a phrase cut from a sentence, as in SST-2's 67,349 training
 phrases of 6,920 sentences) is no held-out evidence: the network has read it
 in training. Early stopping on such a split measures memorisation, keeps
 improving, and trains too long (SST-2, seeds 0-2: 13-14 epochs and 0.794 on
-dev against 7-11 epochs and 0.822 with the leak removed); the temperature and conformity
-scores fitted on it are optimistic too.
+dev against 7-11 epochs and 0.822 with the leak removed); the temperature
+and conformity scores fitted on it are optimistic too.
 
 :func:`sequence_groups` gives each sequence the index of its *root*: the
 longest sequence that contains it as a contiguous run of tokens (ties: the
@@ -22,8 +22,9 @@ grouped. Containment counts only in phrase-level data, where at least
 natural texts the few that do are short texts that a longer one happens to
 contain, often with the other label (waimai_10k, Chinese read character by
 character: 2% of the reviews, 28% of those labelled unlike the longer one,
-as the positive "包装很精致" inside a negative review); they are no leak, and moving them would only skew
-the split, so there only exact duplicates are grouped.
+as the positive "包装很精致" inside a negative review); they are no leak,
+and moving them would only skew the split, so there only exact duplicates
+are grouped.
 
 Two different runs that share a hash (a chance of 2**-64 per pair) merely
 put two groups together. Numpy only.
