@@ -56,6 +56,7 @@ MIN_CONTAINED_SHARE = 0.1
 #: exact duplicates only)
 MAX_HASHED_RUNS = 20_000_000
 
+_BLOCK = 2048  # host sequences hashed together
 _BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
 _MASK = 2**64 - 1
 
@@ -110,6 +111,38 @@ def _duplicate_roots(data: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return first[inverse.ravel()]
 
 
+def _runs_in(S, inverse, hosts, lengths, k, wanted):
+    """(hashes, host index) of every run of ``k`` tokens inside ``hosts``
+    (sorted longest first) whose hash is in the sorted array ``wanted``.
+
+    Hosts go in blocks of similar length, so that little of the padding is
+    hashed; only the runs that a query equals are kept (a lookup, not a sort
+    of all runs: in natural texts few match).
+    """
+    found_runs, found_hosts = [], []
+    # a table of the hashes' low bits screens the runs before the exact lookup
+    bits = int(np.clip(np.ceil(np.log2(16 * len(wanted) + 1)), 16, 24))
+    low = np.uint64(2**bits - 1)
+    table = np.zeros(2**bits, dtype=bool)
+    table[(wanted & low).astype(np.intp)] = True
+    for start in range(0, len(hosts), _BLOCK):
+        block = hosts[start : start + _BLOCK]
+        width = lengths[block[0]] - k + 1
+        runs = (S[block, k : k + width] - S[block, :width]) * inverse[:width]
+        valid = np.arange(width)[None, :] <= (lengths[block] - k)[:, None]
+        host_of = np.broadcast_to(block[:, None], runs.shape)[valid]
+        runs = runs[valid]
+        maybe = table[(runs & low).astype(np.intp)]
+        runs, host_of = runs[maybe], host_of[maybe]
+        at = np.minimum(np.searchsorted(wanted, runs), len(wanted) - 1)
+        hit = wanted[at] == runs
+        found_runs.append(runs[hit])
+        found_hosts.append(host_of[hit])
+    if not found_runs:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    return np.concatenate(found_runs), np.concatenate(found_hosts)
+
+
 def sequence_groups(data: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Root index of each token sequence (its own index when nothing contains it).
 
@@ -131,20 +164,16 @@ def sequence_groups(data: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         for k in np.unique(lengths[(lengths >= 1) & (lengths <= MAX_CONTAINED)]):
             queries = np.flatnonzero(lengths == k)
-            hosts = np.flatnonzero(lengths > k)
-            if len(hosts) == 0:
+            q = S[queries, k]
+            hosts = order[: np.count_nonzero(lengths > k)]  # longest first
+            runs, host_of = _runs_in(S, inverse, hosts, lengths, k, np.unique(q))
+            if len(runs) == 0:
                 continue
-            width = T - k + 1
-            runs = (S[hosts, k:] - S[hosts, :width]) * inverse[:width]
-            valid = np.arange(width)[None, :] <= (lengths[hosts] - k)[:, None]
-            host_of = np.broadcast_to(hosts[:, None], runs.shape)[valid]
-            runs = runs[valid]
             # per hash, the host that comes first (longest, then lowest index)
             first = np.lexsort((rank[host_of], runs))
             runs, host_of = runs[first], host_of[first]
             keep = np.r_[True, runs[1:] != runs[:-1]]
             runs, host_of = runs[keep], host_of[keep]
-            q = S[queries, k]
             at = np.minimum(np.searchsorted(runs, q), len(runs) - 1)
             found = runs[at] == q
             parent[queries[found]] = host_of[at[found]]
