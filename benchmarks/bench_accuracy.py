@@ -166,6 +166,14 @@ def _sst2(data):
     return [("train -> dev", X_tr, y_tr, X_te, y_te)]
 
 
+def _sst2_test(data):
+    """SST-2 train -> its labelled test split (1,821 sentences; see SOURCE.md)."""
+    ((_, X_tr, y_tr, _, _),) = _sst2(data)
+    rows = _read_tsv(data / "sst2_glue" / "test.tsv")[1:]  # header
+    X_te, y_te = [r[1] for r in rows], np.array([int(r[0]) for r in rows])
+    return [("train -> test", X_tr, y_tr, X_te, y_te)]
+
+
 def _tweets(data):
     tr = load_financial_tweets(subset="train")
     va = load_financial_tweets(subset="valid")
@@ -206,6 +214,7 @@ SETS = {
     "waimai_10k": ("text", _waimai, (0,), "char"),
     "sms_spam": ("text", _sms, (0,), "word"),
     "sst2": ("text", _sst2, (0,), "word"),
+    "sst2_test": ("text", _sst2_test, (0,), "word"),
     "GunPoint": ("series", _ts("classification", "GunPoint"), (0, 1, 2), None),
     "BasicMotions": ("series", _ts("classification", "BasicMotions"), (0, 1, 2), None),
     "JapaneseVowels": (
