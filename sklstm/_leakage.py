@@ -99,13 +99,19 @@ def _prefix_sums(data: np.ndarray) -> np.ndarray:
     return out
 
 
-def _duplicate_roots(data: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The first index of each set of identical sequences (no containment)."""
-    full = np.empty(len(lengths), dtype=np.uint64)
-    for s in range(0, len(lengths), 4096):
-        rows = slice(s, s + 4096)
-        S = _prefix_sums(data[rows])
-        full[rows] = S[np.arange(len(S)), lengths[rows]]
+def _duplicate_roots(data: np.ndarray, lengths: np.ndarray, S=None) -> np.ndarray:
+    """The first index of each set of identical sequences (no containment).
+
+    ``S``: the prefix sums of all of ``data`` when already computed.
+    """
+    if S is not None:
+        full = S[np.arange(len(S)), lengths]
+    else:
+        full = np.empty(len(lengths), dtype=np.uint64)
+        for s in range(0, len(lengths), 4096):
+            rows = slice(s, s + 4096)
+            block = _prefix_sums(data[rows])
+            full[rows] = block[np.arange(len(block)), lengths[rows]]
     key = np.stack([lengths.astype(np.uint64), full], axis=1)
     _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
     return first[inverse.ravel()]
@@ -159,7 +165,7 @@ def sequence_groups(data: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     rank[order] = np.arange(n)
     S = _prefix_sums(data)
     inverse = _powers(pow(_BASE, -1, 2**64), T)
-    duplicates = _duplicate_roots(data, lengths)
+    duplicates = _duplicate_roots(data, lengths, S)
     parent = duplicates.copy()
     with np.errstate(over="ignore"):
         for k in np.unique(lengths[(lengths >= 1) & (lengths <= MAX_CONTAINED)]):

@@ -88,9 +88,9 @@ def test_temperature_minimises_the_held_out_log_loss(pair, data):
     from sklstm._early_stopping import validation_split
     from sklstm._leakage import sequence_groups
     from sklstm._runtime import seed_from
+    from sklstm._validation import _lengths_from_tokens
 
-    lengths = np.maximum((X != 0).cumsum(axis=1).argmax(axis=1) + 1, 1)
-    groups = sequence_groups(X, lengths)
+    groups = sequence_groups(X, _lengths_from_tokens(X))
     _, valid = validation_split(
         len(X), y, 0.3, seed_from(0), stratify=True, groups=groups
     )
