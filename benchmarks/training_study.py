@@ -1,0 +1,126 @@
+"""Validation-split study of training settings and seed ensembles (text).
+
+Run from the repository root::
+
+    python benchmarks/training_study.py --sets tweets sentences --seeds 0 1 2
+    python benchmarks/training_study.py --variants default small small_x3 --jsonl runs.jsonl
+
+Never on the evaluation splits: each set's training part (as
+``bench_accuracy.py`` loads it) is carved into a stratified 80% to fit on and
+20% to score, carve seed = the estimator's ``random_state``. Variants change
+one setting of ``make_pipeline(TextSequencer(), LSTMClassifier())``;
+``*_x3`` average the probabilities of three networks fitted with seeds
+``seed``, ``seed + 1000``, ``seed + 2000`` on one shared ``TextSequencer``.
+The figures of 2026-12-03 are in docs/accuracy.rst.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _HERE)
+sys.path.insert(0, os.path.dirname(_HERE))
+
+import bench_accuracy as ba  # noqa: E402
+from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+
+from sklstm import LSTMClassifier, TextSequencer  # noqa: E402
+from sklstm.datasets import shared_datasets_dir  # noqa: E402
+
+DATA = shared_datasets_dir()
+LOADERS = {"tweets": ba._tweets, "sentences": ba._sentences, "waimai_10k": ba._waimai}
+SMALL = {"hidden_size": 64, "embedding_dim": 64}
+#: variant -> (LSTMClassifier settings, members)
+VARIANTS = {
+    "default": ({}, 1),
+    "bs32": ({"batch_size": 32}, 1),
+    "adamw05": ({"optimizer": "adamw", "weight_decay": 0.05}, 1),
+    "plateau": ({"lr_schedule": "plateau"}, 1),
+    "drop05": ({"dropout": 0.5}, 1),
+    "small": (SMALL, 1),
+    "small_x3": (SMALL, 3),
+    "default_x3": ({}, 3),
+}
+
+
+def carve(name: str, seed: int, data: Path = DATA):
+    """The 80/20 stratified carve of a set's training part."""
+    _, X, y, _, _ = LOADERS[name](data)[0]
+    tr, va = train_test_split(
+        np.arange(len(X)), test_size=0.2, stratify=y, random_state=seed
+    )
+    return [X[i] for i in tr], y[tr], [X[i] for i in va], y[va]
+
+
+def run(name: str, seed: int, variant: str, data: Path = DATA) -> dict:
+    X_tr, y_tr, X_va, y_va = carve(name, seed, data)
+    t0 = time.perf_counter()
+    if variant == "tfidf":
+        analyzer = "char" if name == "waimai_10k" else "word"
+        vec = TfidfVectorizer(analyzer=analyzer, ngram_range=(1, 2), sublinear_tf=True)
+        clf = LogisticRegression(C=10, max_iter=2000)
+        clf.fit(vec.fit_transform(X_tr), y_tr)
+        pred = clf.predict(vec.transform(X_va))
+    else:
+        params, members = VARIANTS[variant]
+        seq = TextSequencer().fit(X_tr)
+        S_tr, S_va = seq.transform(X_tr), seq.transform(X_va)
+        proba = 0.0
+        for k in range(members):
+            model = LSTMClassifier(random_state=seed + 1000 * k, **params)
+            proba = proba + model.fit(S_tr, y_tr).predict_proba(S_va)
+        pred = model.classes_[np.argmax(proba, axis=1)]
+    return {
+        "set": name,
+        "seed": seed,
+        "variant": variant,
+        "accuracy": float(np.mean(pred == y_va)),
+        "fit_s": time.perf_counter() - t0,
+    }
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sets", nargs="+", default=list(LOADERS), choices=list(LOADERS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        default=["tfidf", *VARIANTS],
+        choices=["tfidf", *VARIANTS],
+    )
+    p.add_argument("--jsonl", default=None, help="append every run to this file")
+    args = p.parse_args(argv)
+    rows = []
+    for name in args.sets:
+        for seed in args.seeds:
+            for variant in args.variants:
+                row = run(name, seed, variant)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                if args.jsonl:
+                    with open(args.jsonl, "a") as f:
+                        f.write(json.dumps(row) + "\n")
+    print(
+        "\n| set | variant | mean accuracy | seeds | mean fit s |\n|---|---|---|---|---|"
+    )
+    for name in args.sets:
+        for variant in args.variants:
+            sel = [r for r in rows if r["set"] == name and r["variant"] == variant]
+            acc = np.mean([r["accuracy"] for r in sel])
+            fit = np.mean([r["fit_s"] for r in sel])
+            print(f"| {name} | {variant} | {acc:.4f} | {len(sel)} | {fit:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
