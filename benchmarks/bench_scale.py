@@ -4,6 +4,7 @@ Run from the repository root::
 
     python benchmarks/bench_scale.py                         # 10k and 100k
     python benchmarks/bench_scale.py --sizes 10000 100000 1000000 --out scale.json
+    python benchmarks/bench_scale.py --sizes 10000 1000000 --stages --ragged  # ragged fits only
 
 Each (stage, size, input form) runs in a fresh process on the workload of
 bench_training.py (log-normal lengths, median 40, max 400), one epoch, one
@@ -112,7 +113,8 @@ def _child(stage: str, n: int, ragged: bool, threads: int) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    p.add_argument("--stages", nargs="+", default=["text", "predict", "fit"])
+    # --stages with no stage and --ragged: the ragged fits alone
+    p.add_argument("--stages", nargs="*", default=["text", "predict", "fit"])
     p.add_argument("--ragged", action="store_true", help="also fit ragged lists")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=None)
