@@ -17,6 +17,7 @@ The figures of 2026-12-03 are in docs/accuracy.rst.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -34,6 +35,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GroupShuffleSplit, train_test_split  # noqa: E402
 
+import sklstm._base as sklstm_base  # noqa: E402
 from sklstm import LSTMClassifier, TextSequencer  # noqa: E402
 from sklstm._leakage import sequence_groups  # noqa: E402
 from sklstm._validation import _lengths_from_tokens  # noqa: E402
@@ -58,6 +60,8 @@ VARIANTS = {
     "hidden256": ({"hidden_size": 256}, 1),
     "small": (SMALL, 1),
     "small_x3": (SMALL, 3),
+    # the same members, all stopped early on the first member's split
+    "small_x3_shared": (SMALL, 3),
     "default_x3": ({}, 3),
 }
 
@@ -92,6 +96,29 @@ def _carve_phrases(X, y, seed: int):
     return [X[i] for i in tr], y[tr], [X[i] for i in va], y[va]
 
 
+@contextlib.contextmanager
+def _one_split(shared: bool):
+    """With ``shared``, every fit inside holds out the first fit's rows.
+
+    A study switch only: it replaces the split function that the estimators'
+    fit calls (its seed argument is the only thing changed).
+    """
+    if not shared:
+        yield
+        return
+    original, first = sklstm_base.validation_split, []
+
+    def split(n, y, fraction, seed, **kw):
+        first.append(seed)
+        return original(n, y, fraction, first[0], **kw)
+
+    sklstm_base.validation_split = split
+    try:
+        yield
+    finally:
+        sklstm_base.validation_split = original
+
+
 def run(name: str, seed: int, variant: str, data: Path = DATA) -> dict:
     X_tr, y_tr, X_va, y_va = carve(name, seed, data)
     t0 = time.perf_counter()
@@ -106,9 +133,10 @@ def run(name: str, seed: int, variant: str, data: Path = DATA) -> dict:
         seq = TextSequencer().fit(X_tr)
         S_tr, S_va = seq.transform(X_tr), seq.transform(X_va)
         proba = 0.0
-        for k in range(members):
-            model = LSTMClassifier(random_state=seed + 1000 * k, **params)
-            proba = proba + model.fit(S_tr, y_tr).predict_proba(S_va)
+        with _one_split(variant.endswith("_shared")):
+            for k in range(members):
+                model = LSTMClassifier(random_state=seed + 1000 * k, **params)
+                proba = proba + model.fit(S_tr, y_tr).predict_proba(S_va)
         pred = model.classes_[np.argmax(proba, axis=1)]
     return {
         "set": name,
