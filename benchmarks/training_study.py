@@ -60,6 +60,8 @@ VARIANTS = {
     "hidden256": ({"hidden_size": 256}, 1),
     "small": (SMALL, 1),
     "small_x3": (SMALL, 3),
+    "small_concat_x3": ({**SMALL, "pooling": "concat"}, 3),
+    "small_x5": (SMALL, 5),
     # the same members, all stopped early on the first member's split
     "small_x3_shared": (SMALL, 3),
     "default_x3": ({}, 3),
