@@ -47,6 +47,8 @@ from torch import nn
 from sklstm._batching import SequenceDataset, bucket_batches
 from sklstm._ids import OOV_ID, PAD_ID
 from sklstm._inference import PREDICT_BATCH_SIZE
+from sklstm._members import members_of
+from sklstm._module import parameter_device
 from sklstm._pooling import attention_weights, valid_mask
 from sklstm._runtime import flush_denormal, thread_limit
 
@@ -162,7 +164,7 @@ def integrated_gradients(
     outputs, baseline_outputs : ndarray of shape (n,)
         ``readout`` at the input and at the baseline.
     """
-    device = module.head.weight.device
+    device = parameter_device(module)
     nodes, w = gauss_legendre(n_steps)
     alphas = torch.tensor(nodes, dtype=torch.float32, device=device)
     w_rows = torch.tensor(w, dtype=torch.float64, device=device)
@@ -297,10 +299,12 @@ def _steps_per_pass(module, device: torch.device) -> int:
     what stays in the cache on a CPU."""
     if device.type == "cuda":
         return IG_STEPS_PER_PASS
-    layer = module.forward_layers[0]
-    gates = layer.weight_hh_l0.shape[0]  # gate blocks x units (4H for an LSTM)
-    directions = 1 if module.backward_layers is None else 2
-    return max(1, IG_CPU_GATE_VALUES // (gates * directions))
+    values = 0
+    for member in members_of(module):
+        layer = member.forward_layers[0]
+        gates = layer.weight_hh_l0.shape[0]  # gate blocks x units (4H for an LSTM)
+        values += gates * (1 if member.backward_layers is None else 2)
+    return max(1, IG_CPU_GATE_VALUES // values)
 
 
 def _passes(lengths: np.ndarray, budget: int) -> list[np.ndarray]:
@@ -325,19 +329,22 @@ def weights(module, seqs, *, n_tokens: int | None) -> list[np.ndarray]:
     The steps are those the recurrent layers read: time steps, or windows for
     series read in patches. Each array sums to 1.
     """
-    device = module.head.weight.device
+    device = parameter_device(module)
     ds = SequenceDataset(seqs, n_tokens=n_tokens)
     out = [None] * len(seqs)
     if module.training:
         module.eval()
+    members = members_of(module)
     with torch.inference_mode(), thread_limit():
         for idx in bucket_batches(seqs.lengths, PREDICT_BATCH_SIZE):
             xb, _ = ds.batch(idx)
-            h, lengths = module.input_vectors(xb["x"].to(device), xb["lengths"])
-            states = module.states(h, lengths)[0]
-            valid = valid_mask(lengths, states.shape[1])
-            a = attention_weights(module.attention(states).squeeze(2), valid)
-            a = a.double().cpu().numpy()
+            a = 0.0
+            for member in members:  # several members: their mean
+                h, lengths = member.input_vectors(xb["x"].to(device), xb["lengths"])
+                states = member.states(h, lengths)[0]
+                valid = valid_mask(lengths, states.shape[1])
+                a = a + attention_weights(member.attention(states).squeeze(2), valid)
+            a = (a / len(members)).double().cpu().numpy()
             for row, (i, k) in enumerate(zip(idx, lengths.cpu().numpy())):
                 out[i] = a[row, :k]
     return out

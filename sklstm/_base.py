@@ -9,7 +9,6 @@ are formed live in the modules this one imports.
 
 from __future__ import annotations
 
-import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,21 +19,33 @@ from skorch.helper import predefined_split
 
 from sklstm._attribution import weights as attention_weights
 from sklstm._batching import SequenceDataset, subset
-from sklstm._callbacks import keep_last_epoch, sink, training_callbacks
+from sklstm._callbacks import history_attributes, sink, training_callbacks
 from sklstm._compat import DocLinkMixin, Interval, StrOptions
 from sklstm._defaults import calibration_method, epoch_budget
 from sklstm._early_stopping import uses_early_stopping, validation_split
 from sklstm._inference import network_outputs
 from sklstm._leakage import token_groups
-from sklstm._module import _CELLS
+from sklstm._member_training import (
+    check_continuable,
+    check_members,
+    fit_members,
+    refit_members,
+    resolve_fit_members,
+)
+from sklstm._module import _CELLS, parameter_device
 from sklstm._net import (
     OPTIMIZERS,
     build_net,
     finish_net,
     load_embeddings,
+    merge_members,
     network_kwargs,
 )
-from sklstm._persistence import _VersionedPickleMixin
+from sklstm._persistence import (
+    ADDED_PARAMETERS,
+    _VersionedPickleMixin,
+    moved_attribute,
+)
 from sklstm._pooling import POOLINGS
 from sklstm._precision import (
     PRECISIONS,
@@ -43,7 +54,7 @@ from sklstm._precision import (
     predict_precision,
     resolve_deterministic,
 )
-from sklstm._refit import check_refit, refit_epochs, train_on_all, uses_refit
+from sklstm._refit import check_refit, uses_refit
 from sklstm._runtime import (
     flush_denormal,
     resolve_device,
@@ -65,7 +76,10 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "cell": [StrOptions(set(_CELLS))],
-        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "embedding_dim": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "hidden_size": [
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
@@ -75,6 +89,10 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
         "proj_size": [Interval(Integral, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
         "pooling": [StrOptions({"auto", *POOLINGS})],
+        "n_members": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "patch_size": [
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
@@ -119,13 +137,14 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
         self,
         *,
         cell="lstm",
-        embedding_dim=128,
+        embedding_dim="auto",
         hidden_size="auto",
         num_layers=1,
         bidirectional=False,
         proj_size=0,
         dropout="auto",
         pooling="auto",
+        n_members="auto",
         patch_size="auto",
         token_dropout=0.25,
         embeddings=None,
@@ -164,6 +183,7 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
         self.proj_size = proj_size
         self.dropout = dropout
         self.pooling = pooling
+        self.n_members = n_members
         self.patch_size = patch_size
         self.token_dropout = token_dropout
         self.embeddings = embeddings
@@ -207,7 +227,7 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
     def __setstate__(self, state):
         # parameters added since a pickle was written: the value that does
         # what the older version did, so a refit behaves as it did then
-        for name, old_behaviour in _ADDED_PARAMETERS.items():
+        for name, old_behaviour in ADDED_PARAMETERS.items():
             state.setdefault(name, old_behaviour)
         super().__setstate__(state)
 
@@ -232,6 +252,10 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
     def _sample_weight(self, y_enc, sample_weight):
         """Per-sample training weights (None when all are equal)."""
         return sample_weight
+
+    def _member_combine(self) -> str:
+        """How the outputs of several members are averaged (see ``_members``)."""
+        raise NotImplementedError
 
     # a plain function (outputs, targets, weights) -> float, set by subclasses
     _score_fn = None
@@ -278,6 +302,7 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
                 f"{self.cell!r}. Set proj_size=0 or use cell='lstm'."
             )
         check_refit(self.refit, self.accelerator)
+        check_members(self)
 
     def _fit_unsafe(self, X, y, sample_weight, *, partial, classes):
         if y is None:
@@ -287,6 +312,8 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
             )
         self._check_params()
         warm = (partial or self.warm_start) and "net_" in self.__dict__
+        if warm:
+            check_continuable(self.net_)
         X_raw, y_raw = X, y
         seqs, y = self._validate_input(X, y, warm=warm)
         sample_weight = check_sample_weight(sample_weight, len(seqs))
@@ -312,24 +339,34 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
                 groups=token_groups(seqs),
             )
         if warm:
-            net, n_tokens, plan = copy.deepcopy(self.net_), self._n_tokens, None
+            n_tokens, plan = self._n_tokens, None
         else:
             plan = network_kwargs(
-                self, seqs, n_outputs, train_idx=train_idx, weights=weights
+                self,
+                seqs,
+                n_outputs,
+                train_idx=train_idx,
+                weights=weights,
+                n_members=resolve_fit_members(self, seqs.kind, partial=partial),
             )
-            net, n_tokens = (
-                self._new_training_net(plan.kwargs, device, seed, precision),
-                plan.n_tokens,
-            )
+            n_tokens = plan.n_tokens
 
         full = SequenceDataset(seqs, y_enc, n_tokens=n_tokens, weights=weights)
         train_ds = subset(full, train_idx) if held_out else full
-        snapshot = self._configure(net, train_ds, full, valid_idx, early, seed)
-        self._train(net, plan, train_ds, device, seed, partial=partial, warm=warm)
-
-        interrupted = getattr(net, "interrupted_", False)
-        if interrupted:
-            keep_last_epoch(net, snapshot, early)
+        nets, interrupted = fit_members(
+            self,
+            plan,
+            train_ds,
+            full,
+            valid_idx,
+            early,
+            device,
+            seed,
+            precision,
+            partial=partial,
+            warm=warm,
+        )
+        net = self._merge(nets, device, seed, precision)
         if self.accelerator is not None:
             # the fitted estimator holds a plain net: it predicts in one
             # process, pickles and saves without the accelerator
@@ -343,7 +380,8 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
             self._n_outputs = n_outputs
             for k, v in plan.input_stats.items():
                 setattr(self, k, v)
-        self._record_history(net.history, early)
+        for k, v in history_attributes(net.history, early).items():
+            setattr(self, k, v)
         if method is not None and held_out:
             held = Sequences(seqs.data[valid_idx], seqs.lengths[valid_idx], seqs.kind)
             outputs = self._outputs(held)
@@ -357,11 +395,13 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
             setattr(self, k, v)
         self.refit_epochs_ = None
         if not interrupted and uses_refit(self.refit, early=early, warm=warm):
-            epochs = refit_epochs(net.history)
-            again = train_on_all(self, plan, full, device, seed, precision, epochs)
-            interrupted = again is None
-            if again is not None:
-                self.net_, self.refit_epochs_ = finish_net(again), epochs
+            again, epochs = refit_members(
+                self, plan, nets, full, device, seed, precision
+            )
+            interrupted = again is None  # then the early-stopped model stays
+            if not interrupted:
+                self.net_ = finish_net(self._merge(again, device, seed, precision))
+                self.refit_epochs_ = epochs[0] if len(epochs) == 1 else epochs
         if interrupted:
             raise _Interrupted(
                 f"Training was interrupted; {type(self).__name__} keeps the model "
@@ -394,6 +434,13 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
             self._input_kind = spec.kind
             self._n_step_features = spec.n_step_features
         return seqs, y
+
+    def _merge(self, nets, device, seed, precision):
+        """The fitted net: the one trained, or the members' average."""
+        combine = self._member_combine() if len(nets) > 1 else None
+        return merge_members(
+            self, nets, combine=combine, device=device, seed=seed, precision=precision
+        )
 
     def _input_spec(self) -> InputSpec:
         return InputSpec(self._input_kind, self._n_step_features)
@@ -501,22 +548,6 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
             with thread_limit(threads):
                 net.partial_fit(train_ds, None, epochs=1 if partial else None)
 
-    def _record_history(self, history, early):
-        """MLPClassifier's fitted attributes, from the skorch history."""
-        loss_curve = [
-            float(row["train_loss"]) for row in history if "train_loss" in row
-        ]
-        scores = [float(row["valid_score"]) for row in history if "valid_score" in row]
-        if early and scores:
-            best_loss, best_score = None, max(scores)
-        else:
-            scores, best_loss, best_score = None, min(loss_curve), None
-        self.n_iter_ = len(loss_curve)
-        self.loss_curve_ = loss_curve
-        self.validation_scores_ = scores
-        self.best_validation_score_ = best_score
-        self.best_loss_ = best_loss
-
     # --- prediction ---------------------------------------------------------
     def _forward(self, X) -> np.ndarray:
         """Network outputs (float64) for X, in the caller's order."""
@@ -531,7 +562,7 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
         precision = self.net_.precision
         if precision != "32":  # e.g. a GPU model unpickled on a CPU
             precision = predict_precision(
-                precision, self.precision, module.head.weight.device, _CELLS[self.cell]
+                precision, self.precision, parameter_device(module), _CELLS[self.cell]
             )
         return network_outputs(
             module,
@@ -576,36 +607,10 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
         return tags
 
 
-#: parameters added after 0.1.0.dev0, with the value that reproduces it
-_ADDED_PARAMETERS = {
-    "patch_size": 1,
-    "precision": "32",
-    "deterministic": False,
-    "predict_batch_size": 1024,
-    "calibration": None,
-    "refit": False,
-}
-
-
 class _Interrupted(Exception):
     """Internal: training stopped by Ctrl-C after at least one finished epoch."""
 
 
-#: where classes of 0.1.0.dev0 lived: pickles written then name them here
-_MOVED = {
-    "_SequenceNeuralNet": "sklstm._net",
-    "_ValidationScore": "sklstm._early_stopping",
-    "_EarlyStopping": "sklstm._early_stopping",
-    "_StopOnNonFiniteLoss": "sklstm._callbacks",
-    "_EpochSnapshot": "sklstm._callbacks",
-    "_silent": "sklstm._callbacks",
-}
-
-
 def __getattr__(name):
     # only for unpickling: a class pickled by 0.1.0.dev0 under this module
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return moved_attribute(__name__, name)

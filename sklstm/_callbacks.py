@@ -13,7 +13,7 @@ from skorch.callbacks import Callback, GradientNormClipping, LRScheduler, Progre
 
 from sklstm._early_stopping import score_callback, stopping_callback
 
-__all__ = ["keep_last_epoch", "sink", "training_callbacks"]
+__all__ = ["history_attributes", "keep_last_epoch", "sink", "training_callbacks"]
 
 
 class _StopOnNonFiniteLoss(Callback):
@@ -135,3 +135,21 @@ def keep_last_epoch(net, snapshot: _EpochSnapshot, early: bool) -> None:
         # EarlyStopping's on_train_end already loaded the best epoch
         return
     net.module_.load_state_dict(snapshot.state_)
+
+
+def history_attributes(history, early: bool) -> dict:
+    """MLPClassifier's fitted attributes (``n_iter_``, ``loss_curve_``, ...)
+    from a skorch history."""
+    loss_curve = [float(row["train_loss"]) for row in history if "train_loss" in row]
+    scores = [float(row["valid_score"]) for row in history if "valid_score" in row]
+    if early and scores:
+        best_loss, best_score = None, max(scores)
+    else:
+        scores, best_loss, best_score = None, min(loss_curve), None
+    return {
+        "n_iter_": len(loss_curve),
+        "loss_curve_": loss_curve,
+        "validation_scores_": scores,
+        "best_validation_score_": best_score,
+        "best_loss_": best_loss,
+    }

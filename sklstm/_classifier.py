@@ -118,13 +118,14 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         self,
         *,
         cell="lstm",
-        embedding_dim=128,
+        embedding_dim="auto",
         hidden_size="auto",
         num_layers=1,
         bidirectional=False,
         proj_size=0,
         dropout="auto",
         pooling="auto",
+        n_members="auto",
         patch_size="auto",
         token_dropout=0.25,
         embeddings=None,
@@ -165,6 +166,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             proj_size=proj_size,
             dropout=dropout,
             pooling=pooling,
+            n_members=n_members,
             patch_size=patch_size,
             token_dropout=token_dropout,
             embeddings=embeddings,
@@ -337,6 +339,9 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         if sample_weight is not None:
             weights = weights * sample_weight
         return weights
+
+    def _member_combine(self) -> str:
+        return "sigmoid" if self._multilabel else "softmax"
 
     def _criterion(self):
         if self.__dict__.get("_multilabel", False):

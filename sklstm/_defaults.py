@@ -13,7 +13,9 @@ __all__ = [
     "epoch_budget",
     "initial_max_epochs",
     "resolve_dropout",
+    "resolve_embedding_dim",
     "resolve_hidden_size",
+    "resolve_members",
     "resolve_patch",
     "resolve_pooling",
 ]
@@ -34,10 +36,39 @@ AUTO_PATCH_DIVISOR = 50
 #: hidden_size="auto" and dropout="auto" by kind of input
 AUTO_HIDDEN_SIZE = {"tokens": 128, "numeric": 64}
 AUTO_DROPOUT = {"tokens": 0.2, "numeric": 0.5}
+#: embedding_dim="auto": one network's, and each member's of an ensemble
+AUTO_EMBEDDING_DIM = 128
+#: n_members="auto": token input trains this many members ...
+AUTO_MEMBERS = 3
+#: ... of this hidden size and embedding width each (benchmarks/training_study.py:
+#: three such members beat one network of the single-network sizes on the
+#: validation carves of the tweets, UCI sentences and waimai_10k)
+AUTO_MEMBER_SIZE = 64
 
 
-def resolve_hidden_size(hidden_size, kind: str) -> int:
-    return AUTO_HIDDEN_SIZE[kind] if hidden_size == "auto" else hidden_size
+def resolve_members(n_members, kind: str, *, partial: bool, accelerated: bool) -> int:
+    """How many networks a first fit trains.
+
+    ``"auto"``: :data:`AUTO_MEMBERS` for token input, one for numbers, for
+    ``partial_fit`` (which continues one network) and with an Accelerator.
+    """
+    if n_members != "auto":
+        return n_members
+    if kind != "tokens" or partial or accelerated:
+        return 1
+    return AUTO_MEMBERS
+
+
+def resolve_hidden_size(hidden_size, kind: str, n_members: int = 1) -> int:
+    if hidden_size != "auto":
+        return hidden_size
+    return AUTO_MEMBER_SIZE if n_members > 1 else AUTO_HIDDEN_SIZE[kind]
+
+
+def resolve_embedding_dim(embedding_dim, n_members: int = 1) -> int:
+    if embedding_dim != "auto":
+        return embedding_dim
+    return AUTO_MEMBER_SIZE if n_members > 1 else AUTO_EMBEDDING_DIM
 
 
 def resolve_dropout(dropout, kind: str) -> float:

@@ -22,12 +22,15 @@ _network_params = """cell : {"lstm", "gru", "rnn", "peephole", "cifg"}, default=
         the cell state) or ``"cifg"`` (LSTM with coupled input and forget
         gates). See :ref:`cells`.
 
-    embedding_dim : int, default=128
-        Size of the token embedding. Used for token-id input only.
+    embedding_dim : int or "auto", default="auto"
+        Size of the token embedding (of each member, see ``n_members``).
+        ``"auto"``: 128 for one network, 64 for each of several members.
+        Used for token-id input only.
 
     hidden_size : int or "auto", default="auto"
-        Number of units in each recurrent layer (per direction). ``"auto"``:
-        128 for token ids, 64 for numeric series.
+        Number of units in each recurrent layer (per direction, of each
+        member). ``"auto"``: 128 for token ids, 64 for numeric series and for
+        each of several members.
 
     num_layers : int, default=1
         Number of stacked recurrent layers.
@@ -58,6 +61,20 @@ default="auto"
         ``"concat"``: the last state, the mean and the maximum side by side.
         ``"auto"``: ``"mean"`` for series read in patches (see
         ``patch_size``), ``"last"`` for token ids and other numeric series.
+
+    n_members : int or "auto", default="auto"
+        How many networks are trained, one after another, each with its own
+        initialisation, batch order and early stop (on the same validation
+        split); they predict together, by the mean of their probabilities
+        (classifier) or predictions (regressor). Averaging independent
+        networks removes much of the seed-to-seed spread of one network:
+        on the text sets of :ref:`accuracy` three members of size 64 are
+        1-3 points more accurate than one network of size 128, at 1.2-1.6
+        times its fit time. ``"auto"``: 3 for token ids, 1 for numeric
+        series, for ``partial_fit``, ``warm_start=True`` and training with
+        an ``accelerator`` (which continue or distribute one network).
+        With several members, ``net_``'s history, ``n_iter_``,
+        ``loss_curve_`` and the validation scores are the first member's.
 
     patch_size : int or "auto", default="auto"
         Numeric series only: read windows of ``patch_size`` consecutive steps
@@ -252,9 +269,9 @@ _fitted_attrs = """net_ : skorch.NeuralNet
     loss_curve_ : list of float
         Mean training loss of each epoch.
 
-    refit_epochs_ : int or None
-        Epochs of the network trained again on all the data (``refit``);
-        None when no refit ran.
+    refit_epochs_ : int, list of int or None
+        Epochs of the network trained again on all the data (``refit``), a
+        list of one per member with several members; None when no refit ran.
 
     validation_scores_ : list of float or None
         Validation score of each epoch (%(score_name)s) with early stopping;

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from sklstm._batching import SequenceDataset, bucket_batches, token_tensor
+from sklstm._module import parameter_device
 from sklstm._precision import autocast
 from sklstm._runtime import flush_denormal, thread_limit
 
@@ -43,7 +44,7 @@ def network_outputs(
     """
     if module.training:
         module.eval()
-    device = module.head.weight.device
+    device = parameter_device(module)
     n = len(seqs)
     cast = autocast(precision, device.type)
     if n <= SMALL_PREDICT and seqs.kind == "tokens":

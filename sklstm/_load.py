@@ -17,7 +17,7 @@ import zipfile
 import numpy as np
 import torch
 
-from sklstm._base import _ADDED_PARAMETERS, _BaseLSTM
+from sklstm._base import _BaseLSTM
 from sklstm._compat import get_param_names, validate_params
 from sklstm._load_net import _read_net
 from sklstm._model_file import (
@@ -36,6 +36,7 @@ from sklstm._model_file import (
     _to_tensor,
     _whitelist,
 )
+from sklstm._persistence import ADDED_PARAMETERS
 from sklstm._runtime import resolve_device
 from sklstm._version import __version__
 from sklstm.exceptions import InconsistentVersionWarning
@@ -181,7 +182,7 @@ class _Reader:
         is_lstm = issubclass(cls, _BaseLSTM)
         if is_lstm:
             # parameters the writing version did not have: what it did
-            params = {**_ADDED_PARAMETERS, **params}
+            params = {**ADDED_PARAMETERS, **params}
         if is_lstm and self.device_param is not None:
             params["device"] = self.device_param
         attrs = _dict(node, "attributes", where)

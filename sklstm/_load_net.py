@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from sklstm._members import network_class
 from sklstm._model_file import ModelFileError, _dict, _to_tensor
-from sklstm._module import _CELLS, SequenceNet
+from sklstm._module import _CELLS
 from sklstm._net import build_net, finish_net
 from sklstm._precision import runnable_precision
 
@@ -36,7 +37,7 @@ def _read_net(reader, est, node, where: str) -> None:
     # is allocated for arguments that a modified file inflated
     try:
         with torch.device("meta"):
-            expected = SequenceNet(**kwargs).state_dict()
+            expected = network_class(kwargs)(**kwargs).state_dict()
     except Exception as exc:
         raise ModelFileError(
             f"{where}: invalid network arguments {kwargs!r} ({exc})."

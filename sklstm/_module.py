@@ -20,7 +20,7 @@ from sklstm._ids import OOV_ID, PAD_ID
 from sklstm._patching import patch
 from sklstm._pooling import pool, pooled_size, reverse_within_lengths
 
-__all__ = ["SequenceNet", "reverse_within_lengths"]
+__all__ = ["SequenceNet", "parameter_device", "reverse_within_lengths"]
 
 _CELLS = {
     "lstm": nn.LSTM,
@@ -248,3 +248,8 @@ dropout, pooling
             for name, p in layer.named_parameters()
             if name.startswith(("weight_ih", "weight_hh"))
         )
+
+
+def parameter_device(module: nn.Module) -> torch.device:
+    """Where the weights of ``module`` live."""
+    return next(module.parameters()).device

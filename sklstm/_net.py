@@ -22,12 +22,13 @@ from sklstm._batching import BucketBatchLoader
 from sklstm._defaults import (
     initial_max_epochs,
     resolve_dropout,
+    resolve_embedding_dim,
     resolve_hidden_size,
     resolve_patch,
     resolve_pooling,
 )
 from sklstm._ids import PAD_ID
-from sklstm._module import SequenceNet
+from sklstm._members import network_class
 from sklstm._precision import autocast, grad_scaler
 from sklstm._scaling import feature_stats
 
@@ -38,6 +39,7 @@ __all__ = [
     "build_net",
     "finish_net",
     "load_embeddings",
+    "merge_members",
     "net_params",
     "network_kwargs",
 ]
@@ -193,7 +195,7 @@ def net_params(est, module_kwargs: dict, *, devices, seed: int = 0) -> dict:
                 optimizer_kwargs["fused"] = True
         optimizer = OPTIMIZERS[optimizer]
     return dict(
-        module=SequenceNet,
+        module=network_class(module_kwargs),
         criterion=est._criterion(),
         criterion__reduction="none",
         **{f"criterion__{k}": v for k, v in est._criterion_kwargs().items()},
@@ -215,7 +217,9 @@ def net_params(est, module_kwargs: dict, *, devices, seed: int = 0) -> dict:
 
 
 def build_net(est, module_kwargs: dict, *, device, seed: int = 0, precision="32"):
-    """An uninitialised skorch net for ``SequenceNet(**module_kwargs)``.
+    """An uninitialised skorch net for the network ``module_kwargs`` describe.
+
+    A ``SequenceNet``, or a ``MemberMean`` when they hold ``n_members`` > 1.
 
     Used by ``fit`` and by the loader that rebuilds a fitted estimator from
     saved weights (``net.initialize()`` then ``load_state_dict``).
@@ -223,6 +227,25 @@ def build_net(est, module_kwargs: dict, *, device, seed: int = 0, precision="32"
     """
     params = net_params(est, module_kwargs, devices=[device], seed=seed)
     return _SequenceNeuralNet(device=str(device), precision=precision, **params)
+
+
+def merge_members(est, nets, *, combine: str, device, seed: int, precision):
+    """One net whose module averages the modules of the trained ``nets``.
+
+    The members' weights are copied in; the net keeps the first member's
+    training history. Returns ``nets[0]`` itself when there is one.
+    """
+    if len(nets) == 1:
+        return nets[0]
+    kwargs = dict(nets[0].get_params_for("module"), n_members=len(nets))
+    kwargs["combine"] = combine
+    net = build_net(est, kwargs, device=device, seed=seed, precision=precision)
+    with torch.random.fork_rng(devices=[]):  # initialised only to be overwritten
+        net.initialize()
+    for member, trained in zip(net.module_.members, nets):
+        member.load_state_dict(trained.module_.state_dict())
+    net.history_ = nets[0].history_
+    return net
 
 
 def finish_net(net):
@@ -240,8 +263,10 @@ def finish_net(net):
 class NetworkPlan(NamedTuple):
     """What a first fit builds: the network's arguments and what goes with them."""
 
-    #: ``SequenceNet`` keyword arguments
+    #: ``SequenceNet`` keyword arguments (of each member)
     kwargs: dict
+    #: how many such networks the fit trains (``n_members``, resolved)
+    n_members: int
     #: embedding rows (token input) or None
     n_tokens: int | None
     #: checked pretrained vectors to copy in after initialisation, or None
@@ -250,13 +275,16 @@ class NetworkPlan(NamedTuple):
     input_stats: dict
 
 
-def network_kwargs(est, seqs, n_outputs: int, *, train_idx=None, weights=None):
+def network_kwargs(
+    est, seqs, n_outputs: int, *, train_idx=None, weights=None, n_members: int = 1
+):
     """``SequenceNet`` arguments for a first fit of ``est`` on ``seqs``.
 
     Returns a :class:`NetworkPlan`. Numeric input is standardised with the
     statistics of the training rows (``train_idx``), weighted by ``weights``.
+    ``n_members`` (resolved) sizes the ``"auto"`` settings of each member.
     """
-    hidden_size = resolve_hidden_size(est.hidden_size, seqs.kind)
+    hidden_size = resolve_hidden_size(est.hidden_size, seqs.kind, n_members)
     if est.proj_size and est.proj_size >= hidden_size:
         raise ValueError(
             f"proj_size={est.proj_size} must be smaller than hidden_size={hidden_size}."
@@ -264,7 +292,7 @@ def network_kwargs(est, seqs, n_outputs: int, *, train_idx=None, weights=None):
     size, stride = resolve_patch(est.patch_size, seqs.kind, int(seqs.lengths.max()))
     kwargs = {
         "n_step_features": seqs.n_features,
-        "embedding_dim": est.embedding_dim,
+        "embedding_dim": resolve_embedding_dim(est.embedding_dim, n_members),
         "hidden_size": hidden_size,
         "num_layers": est.num_layers,
         "bidirectional": est.bidirectional,
@@ -300,7 +328,7 @@ def network_kwargs(est, seqs, n_outputs: int, *, train_idx=None, weights=None):
             kwargs["embedding_dim"] = embeddings.shape[1]
             kwargs["freeze_embeddings"] = est.freeze_embeddings
         kwargs["n_tokens"] = n_tokens
-        dim = kwargs["embedding_dim"]
+        dim = kwargs["embedding_dim"] * n_members
         if n_tokens * dim > MAX_EMBEDDING_WEIGHTS:
             raise ValueError(
                 f"Token ids go up to {n_tokens - 1}, so the embedding would "
@@ -310,7 +338,7 @@ def network_kwargs(est, seqs, n_outputs: int, *, train_idx=None, weights=None):
                 "(TextSequencer does), or lower embedding_dim."
             )
     kwargs.update(est.module_kwargs or {})
-    return NetworkPlan(kwargs, n_tokens, embeddings, input_stats)
+    return NetworkPlan(kwargs, n_members, n_tokens, embeddings, input_stats)
 
 
 def load_embeddings(net, embeddings: np.ndarray) -> None:

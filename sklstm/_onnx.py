@@ -39,6 +39,7 @@ from torch import nn
 
 from sklstm._cells import CIFGLSTM, PeepholeLSTM
 from sklstm._ids import OOV_ID, PAD_ID
+from sklstm._members import members_of
 from sklstm._pooling import POOLINGS
 from sklstm._recurrences import peephole_forward
 from sklstm._version import __version__
@@ -351,7 +352,8 @@ def to_onnx(estimator, path=None, *, opset=None):
 
     net = copy.deepcopy(estimator.net_.module_).cpu().eval()
     name = type(estimator).__name__
-    for layer in net.forward_layers:
+    members = members_of(net)
+    for layer in (layer for member in members for layer in member.forward_layers):
         if type(layer) not in _EXPORTABLE_LAYERS:
             supported = ", ".join(repr(c) for c in _EXPORTABLE_LAYERS.values())
             raise NotImplementedError(
@@ -365,9 +367,10 @@ def to_onnx(estimator, path=None, *, opset=None):
                 f"output projection (proj_size={layer.proj_size}). Refit with "
                 "proj_size=0 to export."
             )
-    for layers in (net.forward_layers, net.backward_layers or []):
-        for i, layer in enumerate(layers):
-            layers[i] = _exportable(layer)
+    for member in members:
+        for layers in (member.forward_layers, member.backward_layers or []):
+            for i, layer in enumerate(layers):
+                layers[i] = _exportable(layer)
     if net.pooling not in POOLINGS:
         raise NotImplementedError(
             f"to_onnx cannot export pooling={net.pooling!r}; it supports "

@@ -1,4 +1,9 @@
-"""What every sklstm estimator adds to its pickled state."""
+"""What every sklstm estimator adds to its pickled state, and what old pickles need.
+
+The parameters added since 0.1.0.dev0 (with the value that reproduces a
+pickle or model file written before them) and the classes that moved out of
+``sklstm._base`` since then.
+"""
 
 import warnings
 
@@ -26,3 +31,35 @@ class _VersionedPickleMixin:
                 stacklevel=2,
             )
         super().__setstate__(state)
+
+
+#: parameters added after 0.1.0.dev0, with the value that reproduces it
+ADDED_PARAMETERS = {
+    "patch_size": 1,
+    "precision": "32",
+    "deterministic": False,
+    "predict_batch_size": 1024,
+    "calibration": None,
+    "refit": False,
+    "n_members": 1,
+}
+
+#: where classes of 0.1.0.dev0 lived: pickles written then name them in
+#: sklstm._base
+_MOVED = {
+    "_SequenceNeuralNet": "sklstm._net",
+    "_ValidationScore": "sklstm._early_stopping",
+    "_EarlyStopping": "sklstm._early_stopping",
+    "_StopOnNonFiniteLoss": "sklstm._callbacks",
+    "_EpochSnapshot": "sklstm._callbacks",
+    "_silent": "sklstm._callbacks",
+}
+
+
+def moved_attribute(module: str, name: str):
+    """A moved class that an old pickle names ``module.name``."""
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {module!r} has no attribute {name!r}")

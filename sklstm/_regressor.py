@@ -127,13 +127,14 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         self,
         *,
         cell="lstm",
-        embedding_dim=128,
+        embedding_dim="auto",
         hidden_size="auto",
         num_layers=1,
         bidirectional=False,
         proj_size=0,
         dropout="auto",
         pooling="auto",
+        n_members="auto",
         patch_size="auto",
         token_dropout=0.25,
         embeddings=None,
@@ -239,6 +240,9 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         # pickles of versions without the pinball loss trained on squared error
         state.setdefault("quantile", None)
         super().__setstate__(state)
+
+    def _member_combine(self) -> str:
+        return "mean"
 
     def _criterion(self):
         return nn.MSELoss if self.quantile is None else _PinballLoss

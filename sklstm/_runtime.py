@@ -128,3 +128,8 @@ def seed_from(random_state) -> int:
     from sklearn.utils import check_random_state
 
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def member_seed(seed: int, member: int) -> int:
+    """The seed of member ``member`` (0, 1, ...) of a fit seeded with ``seed``."""
+    return (seed + 1000 * member) % 2**32

@@ -6,7 +6,7 @@ import zipfile
 
 import numpy as np
 
-TINY = dict(hidden_size=8, embedding_dim=8, max_epochs=2, random_state=0)
+TINY = dict(hidden_size=8, embedding_dim=8, max_epochs=2, n_members=1, random_state=0)
 TEXTS = [
     "good movie",
     "bad movie",

@@ -44,6 +44,7 @@ def test_single_process_equals_plain_fit_classifier(accelerator, rng, make_token
     w = rng.uniform(0.5, 2.0, size=len(y))
     kw = dict(
         SMALL,
+        n_members=1,  # an Accelerator trains one network
         max_epochs=6,
         early_stopping=True,
         n_iter_no_change=2,

@@ -9,6 +9,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 
 from sklstm import LSTMClassifier, LSTMRegressor, TextSequencer
+from sklstm._members import members_of
 from sklstm._onnx import to_onnx
 
 ort = pytest.importorskip(
@@ -16,7 +17,9 @@ ort = pytest.importorskip(
 )
 onnx = pytest.importorskip("onnx", reason="onnx comes with the test extras")
 
-TINY = dict(hidden_size=8, embedding_dim=4, max_epochs=2, lr=1e-2, random_state=0)
+TINY = dict(
+    hidden_size=8, embedding_dim=4, max_epochs=2, lr=1e-2, n_members=1, random_state=0
+)
 RTOL, ATOL = 1e-5, 1e-7
 
 
@@ -112,10 +115,9 @@ def _perturb_custom_cells(est, seed=0):
     in ONNX) or dropped them could still pass; with random values it cannot.
     """
     g = torch.Generator().manual_seed(seed)
-    net = est.net_.module_
     with torch.no_grad():
-        for layers in (net.forward_layers, net.backward_layers or []):
-            for layer in layers:
+        for net in members_of(est.net_.module_):
+            for layer in (*net.forward_layers, *(net.backward_layers or [])):
                 for w in layer.parameters():
                     w.add_(0.3 * torch.randn(w.shape, generator=g))
                 if hasattr(layer, "weight_peephole_l0"):
@@ -155,6 +157,24 @@ def test_custom_cells_token_classifier(rng, cell, bidirectional, pooling):
     sess = _session(model)
     # the example traced has 3 steps: wider and narrower batches must work
     for Xb in (X, X[3:4], X[:, :4], np.hstack([X, X])):
+        (proba,) = sess.run(None, {"x": Xb})
+        np.testing.assert_allclose(proba, clf.predict_proba(Xb), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "peephole"])
+def test_members_export_as_one_graph(rng, cell):
+    """Several members (the default for token ids): one graph averaging them."""
+    X = _tokens(rng)
+    y = rng.integers(0, 3, size=len(X))
+    clf = LSTMClassifier(
+        cell=cell, bidirectional=True, pooling="mean", **dict(TINY, n_members=3)
+    ).fit(X, y)
+    _perturb_custom_cells(clf)
+    model = to_onnx(clf)
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("LSTM") == 3 * 2  # a node per member and direction
+    sess = _session(model)
+    for Xb in (X, X[3:4], np.hstack([X, X])):
         (proba,) = sess.run(None, {"x": Xb})
         np.testing.assert_allclose(proba, clf.predict_proba(Xb), rtol=RTOL, atol=ATOL)
 

@@ -82,7 +82,9 @@ def test_patch_size_one_reads_every_step(rng):
 
 def test_patch_size_is_ignored_for_token_ids(token_data):
     X, y, _ = token_data
-    clf = LSTMClassifier(patch_size=4, max_epochs=1, hidden_size=4).fit(X, y)
+    clf = LSTMClassifier(patch_size=4, max_epochs=1, hidden_size=4, n_members=1).fit(
+        X, y
+    )
     assert clf.net_.module_.patch_size == 1
 
 

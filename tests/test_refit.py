@@ -9,6 +9,7 @@ from sklstm import LSTMClassifier, LSTMRegressor
 
 SETTINGS = dict(
     refit=True,
+    n_members=1,
     hidden_size=12,
     embedding_dim=8,
     max_epochs=8,

@@ -1,7 +1,8 @@
 """Small, fast estimator settings shared by the test files."""
 
-#: a small network that trains in well under a second
-TINY = dict(hidden_size=8, embedding_dim=8, random_state=0)
+#: a small network that trains in well under a second (one network: most
+#: tests look inside it; tests/test_members.py covers several)
+TINY = dict(hidden_size=8, embedding_dim=8, n_members=1, random_state=0)
 #: a deterministic setup: one batch holds all samples, no dropout of any kind
 EXACT = dict(
     TINY,
