@@ -333,6 +333,7 @@ def sklstm_fit(X, y, seed, *, clip):
         embedding_dim=EMBED,
         hidden_size=HIDDEN,
         num_layers=1,
+        n_members=1,  # one network, as the hand-written loop trains
         batch_size=BATCH,
         lr=LR,
         max_epochs=1,
@@ -472,7 +473,9 @@ def _worker_warmup(X, y):
 
     from sklstm import LSTMClassifier
 
-    est = LSTMClassifier(max_epochs=1, hidden_size=32, embedding_dim=32, random_state=0)
+    est = LSTMClassifier(
+        max_epochs=1, hidden_size=32, embedding_dim=32, n_members=1, random_state=0
+    )
     est.fit(X, y).predict_proba(X)
     return os.getpid(), _torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
 
@@ -491,6 +494,7 @@ def grid_search_fit(X, y, n_jobs, cv=5):
             early_stopping=False,
             hidden_size=64,
             embedding_dim=64,
+            n_members=1,
             random_state=0,
         ),
         {"hidden_size": [32, 64], "lr": [1e-3, 3e-3]},
@@ -788,7 +792,11 @@ def main(argv=None):
         for th in (1, args.threads):
             torch.set_num_threads(th)
             est = LSTMClassifier(
-                max_epochs=1, hidden_size=64, embedding_dim=64, random_state=0
+                max_epochs=1,
+                hidden_size=64,
+                embedding_dim=64,
+                n_members=1,
+                random_state=0,
             )
             one_fit[th] = timed(est.fit, Xg[:half], yg[:half])[0]
         torch.set_num_threads(args.threads)

@@ -109,6 +109,9 @@ def _timed(device, fn, *args, **kwargs):
 def _estimator(cls, **kw):
     from sklstm import LSTMClassifier, LSTMRegressor
 
+    # one network: every comparison here is with one hand-written network
+    # or with the same model on the CPU
+    kw.setdefault("n_members", 1)
     return {"classifier": LSTMClassifier, "regressor": LSTMRegressor}[cls](**kw)
 
 

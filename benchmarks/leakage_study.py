@@ -43,7 +43,7 @@ def main(argv=None) -> None:
                 base.token_groups = grouped if name == "grouped" else lambda s: None
                 try:
                     model = make_pipeline(
-                        TextSequencer(), LSTMClassifier(random_state=seed)
+                        TextSequencer(), LSTMClassifier(n_members=1, random_state=seed)
                     )
                     model.fit(X_tr, y_tr)
                 finally:
