@@ -23,7 +23,7 @@ from sklstm.datasets import (
 pytestmark = pytest.mark.realdata
 
 
-def test_default_pipeline_on_financial_tweets_reaches_080():
+def test_default_pipeline_on_financial_tweets_reaches_081():
     train = load_financial_tweets(subset="train")
     valid = load_financial_tweets(subset="valid")
     model = make_pipeline(TextSequencer(), LSTMClassifier(random_state=0))
@@ -32,14 +32,16 @@ def test_default_pipeline_on_financial_tweets_reaches_080():
     fit_s = time.perf_counter() - start
     acc = model.score(valid.data, valid.target)
     print(f"financial tweets: valid accuracy {acc:.4f}, fit {fit_s:.1f} s")
-    assert acc >= 0.80
+    # the three members reached 0.824-0.831 over seeds 0-2 (one network:
+    # 0.809-0.821), 2026-12-03
+    assert acc >= 0.81
     # early stopping was on (auto: >= 1000 samples) and kept the best epoch
     lstm = model[-1]
     assert lstm.validation_scores_ is not None
     assert lstm.n_iter_ < 30  # early stopping ended it before the budget
 
 
-def test_default_pipeline_on_uci_sentences_cv_reaches_074():
+def test_default_pipeline_on_uci_sentences_cv_reaches_080():
     X, y = load_sentiment_sentences(return_X_y=True)
     cv = StratifiedKFold(5, shuffle=True, random_state=0)
     model = make_pipeline(TextSequencer(), LSTMClassifier(random_state=0))
@@ -47,7 +49,8 @@ def test_default_pipeline_on_uci_sentences_cv_reaches_074():
     print(
         f"UCI sentences: 5-fold CV accuracy {scores.mean():.4f} {np.round(scores, 3)}"
     )
-    assert scores.mean() >= 0.74
+    # 0.824 with the three members (one network: 0.813), 2026-12-03
+    assert scores.mean() >= 0.80
 
 
 def test_grid_search_with_two_jobs_on_real_text():
@@ -80,7 +83,8 @@ def test_default_pipeline_on_chinese_reviews():
     print(
         f"waimai reviews: test accuracy {acc:.4f} (majority class {1 - y.mean():.3f})"
     )
-    assert acc > 0.85
+    # 0.8765 with the three members, 2026-12-03
+    assert acc > 0.86
     assert list(model.predict(["很好吃，送餐很快", "太难吃了，送了两个小时"])) == [1, 0]
 
 
@@ -98,14 +102,15 @@ def _read_sst2(name):
     or not (shared_datasets_dir() / "sst2_glue" / "train.tsv").is_file(),
     reason="SST-2 lives in ../shared/datasets, absent here",
 )
-def test_default_pipeline_on_sst2_phrases_reaches_080():
+def test_default_pipeline_on_sst2_phrases_reaches_081():
     # 67k training phrases cut from 6.9k sentences: with the phrases of a
     # training sentence on the early-stopping side it trained 13-14 epochs to
-    # 0.79 on dev; kept on one side (sklstm/_leakage.py), 0.81-0.835
+    # 0.79 on dev; kept on one side (sklstm/_leakage.py), 0.81-0.835 with one
+    # network and 0.833 with the three members (seed 0, 2026-12-03)
     X, y = _read_sst2("train.tsv")
     X_dev, y_dev = _read_sst2("dev.tsv")
     model = make_pipeline(TextSequencer(), LSTMClassifier(random_state=0))
     model.fit(X, y)
     acc = model.score(X_dev, y_dev)
     print(f"SST-2: dev accuracy {acc:.4f} after {model[-1].n_iter_} epochs")
-    assert acc >= 0.80
+    assert acc >= 0.81
