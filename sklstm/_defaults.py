@@ -102,14 +102,21 @@ def initial_max_epochs(max_epochs) -> int:
 
 
 def epoch_budget(max_epochs, batch_size: int, n_train: int, early: bool):
-    """(max_epochs, epochs before the training-loss stop may act)."""
-    if max_epochs != "auto":
-        return max_epochs, 0
+    """(max_epochs, epochs before the training-loss stop may act).
+
+    Without early stopping the training-loss stop waits for
+    :data:`AUTO_MIN_STEPS` optimizer steps (or the whole budget, if smaller)
+    whether the budget is ``"auto"`` or a number: raising ``max_epochs`` above
+    the automatic budget must not let the stop cut training shorter.
+    """
     if early:
-        return AUTO_MAX_EPOCHS, 0
+        return (AUTO_MAX_EPOCHS if max_epochs == "auto" else max_epochs), 0
     steps_per_epoch = math.ceil(n_train / batch_size)
-    budget = max(AUTO_MAX_EPOCHS, math.ceil(AUTO_MAX_STEPS / steps_per_epoch))
-    return budget, math.ceil(AUTO_MIN_STEPS / steps_per_epoch)
+    if max_epochs == "auto":
+        budget = max(AUTO_MAX_EPOCHS, math.ceil(AUTO_MAX_STEPS / steps_per_epoch))
+    else:
+        budget = max_epochs
+    return budget, min(budget, math.ceil(AUTO_MIN_STEPS / steps_per_epoch))
 
 
 def calibration_method(calibration, early: bool, auto, *, partial: bool):

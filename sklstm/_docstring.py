@@ -111,9 +111,10 @@ default="auto"
 _training_params = """max_epochs : int or "auto", default="auto"
         Maximum number of passes over the training data. ``"auto"``: 30 with
         early stopping; without it (small data), enough epochs for at least
-        800 optimizer steps, and the training-loss stop does not act in the
-        first 400 steps, since with one or two batches per epoch the first
-        plateau of the loss is rarely the last.
+        800 optimizer steps. Without early stopping the training-loss stop
+        does not act in the first 400 optimizer steps (or the whole budget,
+        if that is shorter), also for a number here, since with one or two
+        batches per epoch the first plateau of the loss is rarely the last.
 
     batch_size : int, default=64
         Number of sequences per training batch. Batches are formed from

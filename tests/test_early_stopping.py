@@ -43,6 +43,22 @@ def test_auto_early_stopping_depends_on_size(token_data):
     assert clf.validation_scores_ is not None
 
 
+def test_a_larger_max_epochs_does_not_let_the_loss_stop_cut_training_short(rng):
+    # one batch per epoch, and tol so large that every epoch is a miss: only
+    # the 400-step guard keeps the training-loss stop from acting after
+    # n_iter_no_change epochs, for an explicit budget as for "auto"
+    X = rng.normal(size=(30, 4, 1)).astype(np.float32)
+    y = X[:, -1, 0]
+    params = dict(SMALL, hidden_size=4, early_stopping=False, tol=1e9)
+    params.update(n_iter_no_change=2)
+    auto = LSTMRegressor(**dict(params, max_epochs="auto")).fit(X, y)
+    more = LSTMRegressor(**dict(params, max_epochs=450)).fit(X, y)
+    assert auto.n_iter_ >= 400
+    assert 400 < more.n_iter_ < 450  # the guard, then the stop
+    # a budget below the guard runs in full
+    assert LSTMRegressor(**dict(params, max_epochs=7)).fit(X, y).n_iter_ == 7
+
+
 # the history keys the docs list (docs/interop.rst, "Training history"):
 # loggers, plots and Optuna's SkorchPruningCallback rely on these names
 TRAIN_KEYS = {"epoch", "dur", "train_loss", "train_loss_best", "train_batch_count"}
