@@ -70,6 +70,10 @@ VARIANTS = {
     # the built-in members (n_members="auto": three small members on one
     # shared split), the default for token ids since 2026-12-03
     "members": ({"n_members": "auto"}, 1),
+    # the built-in members at another learning rate / dropout (2026-12-04)
+    "members_lr5e3": ({"n_members": "auto", "lr": 5e-3}, 1),
+    "members_lr2e3": ({"n_members": "auto", "lr": 2e-3}, 1),
+    "members_drop01": ({"n_members": "auto", "dropout": 0.1}, 1),
 }
 
 
