@@ -74,6 +74,12 @@ VARIANTS = {
     "members_lr5e3": ({"n_members": "auto", "lr": 5e-3}, 1),
     "members_lr2e3": ({"n_members": "auto", "lr": 2e-3}, 1),
     "members_drop01": ({"n_members": "auto", "dropout": 0.1}, 1),
+    # diverse members (2026-12-04): one settings dict per member
+    "small_mixedpool_x3_shared": (
+        [{**SMALL, "pooling": p} for p in ("last", "max", "mean")],
+        3,
+    ),
+    "small_max_x3_shared": ({**SMALL, "pooling": "max"}, 3),
 }
 
 
@@ -148,8 +154,9 @@ def run(name: str, seed: int, variant: str, data: Path = DATA) -> dict:
             for k in range(members):
                 # n_members=1 unless the variant says: a variant is one
                 # network (or an ensemble of them) at the single defaults
+                own = params[k] if isinstance(params, list) else params
                 model = LSTMClassifier(
-                    random_state=seed + 1000 * k, **{"n_members": 1, **params}
+                    random_state=seed + 1000 * k, **{"n_members": 1, **own}
                 )
                 proba = proba + model.fit(S_tr, y_tr).predict_proba(S_va)
         pred = model.classes_[np.argmax(proba, axis=1)]
