@@ -49,8 +49,9 @@ def test_a_larger_max_epochs_does_not_let_the_loss_stop_cut_training_short(rng):
     # n_iter_no_change epochs, for an explicit budget as for "auto"
     X = rng.normal(size=(30, 4, 1)).astype(np.float32)
     y = X[:, -1, 0]
-    params = dict(SMALL, hidden_size=4, early_stopping=False, tol=1e9)
-    params.update(n_iter_no_change=2)
+    params = dict(
+        SMALL, hidden_size=4, early_stopping=False, tol=1e9, n_iter_no_change=2
+    )
     auto = LSTMRegressor(**dict(params, max_epochs="auto")).fit(X, y)
     more = LSTMRegressor(**dict(params, max_epochs=450)).fit(X, y)
     assert auto.n_iter_ >= 400
