@@ -34,13 +34,13 @@ from sklstm._member_training import (
 )
 from sklstm._module import _CELLS, parameter_device
 from sklstm._net import (
-    OPTIMIZERS,
     build_net,
     finish_net,
     load_embeddings,
     merge_members,
     network_kwargs,
 )
+from sklstm._optim import OPTIMIZERS
 from sklstm._persistence import (
     ADDED_PARAMETERS,
     _VersionedPickleMixin,

@@ -11,12 +11,42 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.overrides import TorchFunctionMode
 
 from sklstm._members import network_class
 from sklstm._model_file import ModelFileError, _dict, _to_tensor
 from sklstm._module import _CELLS
 from sklstm._net import build_net, finish_net
 from sklstm._precision import runnable_precision
+
+
+class _ShapesOnly(TorchFunctionMode):
+    """Skip in-place initialisers (``normal_``, ``uniform_``, ...) of meta tensors.
+
+    Their values mean nothing on the meta device, and some (``normal_``) run
+    through a Python reference that imports ``torch._dynamo`` (about a second
+    in a fresh process) just to learn a shape that does not change.
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        # torch.nn.init passes its tensor by keyword, Tensor methods by position
+        first = args[0] if args else kwargs.get("tensor")
+        name = getattr(func, "__name__", "")
+        if (
+            isinstance(first, torch.Tensor)
+            and first.is_meta
+            and name.endswith("_")
+            and not name.endswith("__")
+        ):
+            return first
+        return func(*args, **kwargs)
+
+
+def _expected_state(kwargs: dict) -> dict:
+    """The weights (as meta tensors) that network arguments ``kwargs`` imply."""
+    with torch.device("meta"), _ShapesOnly():
+        return network_class(kwargs)(**kwargs).state_dict()
 
 
 def _read_net(reader, est, node, where: str) -> None:
@@ -36,8 +66,7 @@ def _read_net(reader, est, node, where: str) -> None:
     # the shapes the arguments imply, computed on the meta device: no memory
     # is allocated for arguments that a modified file inflated
     try:
-        with torch.device("meta"):
-            expected = network_class(kwargs)(**kwargs).state_dict()
+        expected = _expected_state(kwargs)
     except Exception as exc:
         raise ModelFileError(
             f"{where}: invalid network arguments {kwargs!r} ({exc})."

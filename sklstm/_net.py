@@ -29,13 +29,13 @@ from sklstm._defaults import (
 )
 from sklstm._ids import PAD_ID
 from sklstm._members import network_class
+from sklstm._optim import OPTIMIZERS, Adam
 from sklstm._precision import autocast, grad_scaler
 from sklstm._scaling import feature_stats
 
 __all__ = [
     "MAX_EMBEDDING_WEIGHTS",
     "NetworkPlan",
-    "OPTIMIZERS",
     "build_net",
     "finish_net",
     "load_embeddings",
@@ -43,14 +43,6 @@ __all__ = [
     "net_params",
     "network_kwargs",
 ]
-
-OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-    "adagrad": torch.optim.Adagrad,
-}
 
 #: largest embedding (rows x dim) fit builds before asking for renumbered ids
 MAX_EMBEDDING_WEIGHTS = 2**29
@@ -168,7 +160,7 @@ def _fused_adam_supported(device: torch.device) -> bool:
     if device.type not in _FUSED_SUPPORT:
         try:
             p = torch.zeros(1, device=device, requires_grad=True)
-            torch.optim.Adam([p], fused=True)
+            Adam([p], fused=True)
             _FUSED_SUPPORT[device.type] = True
         except (RuntimeError, TypeError, ValueError):
             _FUSED_SUPPORT[device.type] = False

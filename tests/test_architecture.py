@@ -32,6 +32,7 @@ LAYERS = {
     "sklstm._conformal": 1,
     "sklstm._dataframes": 1,
     "sklstm._leakage": 1,
+    "sklstm._optim": 1,
     # 2: input (validation, text, batching) and the torch modules
     "sklstm._validation": 2,
     "sklstm._text": 2,
@@ -124,6 +125,7 @@ FORBIDDEN = {
     "sklstm._ids": {"numpy", "torch", "sklearn", "skorch"},
     "sklstm._leakage": {"torch", "sklearn", "skorch"},
     "sklstm._precision": {"sklearn", "skorch"},
+    "sklstm._optim": {"sklearn", "skorch"},
 }
 
 
