@@ -42,8 +42,8 @@ from sklstm._net import (
 )
 from sklstm._optim import OPTIMIZERS
 from sklstm._persistence import (
-    ADDED_PARAMETERS,
     _VersionedPickleMixin,
+    added_parameters,
     moved_attribute,
 )
 from sklstm._pooling import POOLINGS
@@ -227,7 +227,7 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
     def __setstate__(self, state):
         # parameters added since a pickle was written: the value that does
         # what the older version did, so a refit behaves as it did then
-        for name, old_behaviour in ADDED_PARAMETERS.items():
+        for name, old_behaviour in added_parameters(type(self)).items():
             state.setdefault(name, old_behaviour)
         super().__setstate__(state)
 

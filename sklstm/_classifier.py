@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
@@ -11,7 +13,7 @@ from torch import nn
 
 from sklstm._base import _BaseLSTM
 from sklstm._calibration import fit_temperature
-from sklstm._compat import StrOptions, _fit_context
+from sklstm._compat import Interval, StrOptions, _fit_context
 from sklstm._docstring import DOCS, Substitution, fitted_attrs
 
 
@@ -32,10 +34,21 @@ def _plain(value):
 
 
 class _MultilabelLoss(nn.BCEWithLogitsLoss):
-    """Binary cross-entropy per label on float64 logits and float targets."""
+    """Binary cross-entropy per label on float64 logits and float targets.
+
+    ``label_smoothing`` moves each 0/1 target towards 1/2 by half its value,
+    as cross-entropy's smoothing does for two classes.
+    """
+
+    def __init__(self, *, label_smoothing: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.label_smoothing = label_smoothing
 
     def forward(self, input, target):
-        return super().forward(input, target.to(input.dtype))
+        target = target.to(input.dtype)
+        if self.label_smoothing:
+            target = target * (1.0 - self.label_smoothing) + self.label_smoothing / 2
+        return super().forward(input, target)
 
 
 @Substitution(**DOCS, fitted_attrs=fitted_attrs("accuracy"))
@@ -63,6 +76,18 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         models: a dict ``{label: weight}``, ``"balanced"`` for
         ``n_samples / (n_classes * np.bincount(y))``, or None for equal
         weights. Multiplied with ``sample_weight``.
+
+    label_smoothing : float in [0, 1), default=0.1
+        Share of each training target spread evenly over the classes
+        (Szegedy et al. 2016; PyTorch's ``CrossEntropyLoss`` argument of the
+        same name): with 0.1 the network is trained towards 0.9 plus 0.1 /
+        n_classes for the true class instead of 1 (0.95 for two classes),
+        which keeps it from growing over-confident on small data; for
+        multilabel targets each 0/1 label moves to ``label_smoothing / 2`` /
+        ``1 - label_smoothing / 2``. 0 trains on the hard labels. Only the
+        training loss changes (the reported losses are the smoothed ones);
+        early stopping watches held-out accuracy, and ``calibration``
+        rescales the probabilities afterwards. See :ref:`accuracy`.
 
     calibration : {"auto", "temperature"} or None, default="auto"
         How ``predict_proba`` is calibrated. ``"temperature"``: temperature
@@ -109,6 +134,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
     _parameter_constraints: dict = {
         **_BaseLSTM._parameter_constraints,
         "class_weight": [StrOptions({"balanced"}), dict, None],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "calibration": [StrOptions({"auto", "temperature"}), None],
     }
     _CALIBRATIONS = {"temperature": True}
@@ -148,6 +174,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         callbacks=None,
         warm_start=False,
         class_weight=None,
+        label_smoothing=0.1,
         module_kwargs=None,
         device="cpu",
         precision="auto",
@@ -198,6 +225,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             verbose=verbose,
         )
         self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -347,6 +375,9 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         if self.__dict__.get("_multilabel", False):
             return _MultilabelLoss
         return nn.CrossEntropyLoss
+
+    def _criterion_kwargs(self) -> dict:
+        return {"label_smoothing": float(self.label_smoothing)}
 
     def _calibrate(self, method, outputs, y_enc, weights, rows=None) -> dict:
         if method is None:

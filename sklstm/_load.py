@@ -36,7 +36,7 @@ from sklstm._model_file import (
     _to_tensor,
     _whitelist,
 )
-from sklstm._persistence import ADDED_PARAMETERS
+from sklstm._persistence import added_parameters
 from sklstm._runtime import resolve_device
 from sklstm._version import __version__
 from sklstm.exceptions import InconsistentVersionWarning
@@ -182,7 +182,7 @@ class _Reader:
         is_lstm = issubclass(cls, _BaseLSTM)
         if is_lstm:
             # parameters the writing version did not have: what it did
-            params = {**ADDED_PARAMETERS, **params}
+            params = {**added_parameters(cls), **params}
         if is_lstm and self.device_param is not None:
             params["device"] = self.device_param
         attrs = _dict(node, "attributes", where)

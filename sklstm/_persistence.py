@@ -33,7 +33,8 @@ class _VersionedPickleMixin:
         super().__setstate__(state)
 
 
-#: parameters added after 0.1.0.dev0, with the value that reproduces it
+#: parameters added after 0.1.0.dev0, with the value that reproduces it (an
+#: estimator takes those of its own parameters: :func:`added_parameters`)
 ADDED_PARAMETERS = {
     "patch_size": 1,
     "precision": "32",
@@ -42,7 +43,14 @@ ADDED_PARAMETERS = {
     "calibration": None,
     "refit": False,
     "n_members": 1,
+    "label_smoothing": 0.0,  # LSTMClassifier only
 }
+
+def added_parameters(cls) -> dict:
+    """The entries of :data:`ADDED_PARAMETERS` that are parameters of ``cls``."""
+    names = cls._get_param_names()
+    return {k: v for k, v in ADDED_PARAMETERS.items() if k in names}
+
 
 #: where classes of 0.1.0.dev0 lived: pickles written then name them in
 #: sklstm._base

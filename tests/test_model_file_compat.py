@@ -24,6 +24,7 @@ def test_old_text_pipeline_file_predicts_as_before():
     np.testing.assert_allclose(proba, EXPECTED["text_proba"], rtol=0, atol=1e-12)
     # parameters added since: set to what the old version did
     assert model[-1].get_params()["patch_size"] == 1
+    assert model[-1].get_params()["label_smoothing"] == 0.0
 
 
 def test_old_series_regressor_file_predicts_as_before():
@@ -49,6 +50,7 @@ def test_old_pickle_loads_with_the_version_warning_and_predicts_as_before():
     # parameters added since then set to what the old version did
     est = model[-1]
     assert est.get_params()["patch_size"] == 1
+    assert est.get_params()["label_smoothing"] == 0.0
     est.set_params(max_epochs=1)
     model.fit(EXPECTED["text_inputs"] * 4, ["up", "down", "up"] * 4)
     assert model.predict(EXPECTED["text_inputs"]).shape == (3,)

@@ -219,3 +219,26 @@ def test_classifier_and_regressor_share_defaults():
         assert {k: params[k].default for k in base} == {
             k: v.default for k, v in base.items()
         }
+
+
+# --- label smoothing -----------------------------------------------------------
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_label_smoothing_trains_towards_the_smoothed_targets(make_tokens, multilabel):
+    X, y, _ = make_tokens(n=120)
+    if multilabel:
+        y = np.column_stack([y, X[:, 0] > 15])
+    settings = dict(EXACT, max_epochs=200, calibration=None)
+    hard = LSTMClassifier(**settings, label_smoothing=0.0).fit(X, y)
+    soft = LSTMClassifier(**settings, label_smoothing=0.2).fit(X, y)
+    # trained long on data it can separate: hard labels push the
+    # probabilities to 0 and 1, smoothed ones to 0.1 and 0.9 (two classes,
+    # or each label: 1 - 0.2 + 0.2 / 2)
+    assert np.abs(hard.predict_proba(X) - 0.5).mean() > 0.48
+    assert 0.37 < np.abs(soft.predict_proba(X) - 0.5).mean() < 0.43
+    assert soft.score(X, y) > 0.95
+
+
+def test_label_smoothing_must_be_below_one(make_tokens):
+    X, y, _ = make_tokens(n=40)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        LSTMClassifier(**TINY, label_smoothing=1.0).fit(X, y)
