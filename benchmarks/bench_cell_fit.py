@@ -50,6 +50,7 @@ def _child(cell: str, threads: int) -> dict:
         hidden_size=128,
         embedding_dim=128,
         n_members=1,
+        pooling="last",
         batch_size=64,
         max_epochs=1,
         early_stopping=False,

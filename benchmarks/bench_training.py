@@ -333,7 +333,9 @@ def sklstm_fit(X, y, seed, *, clip):
         embedding_dim=EMBED,
         hidden_size=HIDDEN,
         num_layers=1,
-        n_members=1,  # one network, as the hand-written loop trains
+        n_members=1,  # one network, as the hand-written loop trains,
+        pooling="last",  # on the last state,
+        label_smoothing=0.0,  # with the hard labels
         batch_size=BATCH,
         lr=LR,
         max_epochs=1,

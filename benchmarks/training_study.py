@@ -8,9 +8,11 @@ Run from the repository root::
 Never on the evaluation splits: each set's training part (as
 ``bench_accuracy.py`` loads it) is carved into a stratified 80% to fit on and
 20% to score, carve seed = the estimator's ``random_state``. Variants change
-one setting of ``make_pipeline(TextSequencer(), LSTMClassifier(n_members=1))``
-(one network at the single-network defaults; ``members`` is the built-in
-``n_members="auto"``);
+one setting of ``make_pipeline(TextSequencer(), LSTMClassifier(**BASE))``
+(one network at the single-network sizes, with the last state and hard
+labels: the defaults before 2026-12-03, so that every recorded figure keeps
+its meaning; ``members`` is the built-in ``n_members="auto"`` as it was
+until 2026-12-06, ``members_ls_concat`` today's defaults);
 ``*_x3`` average the probabilities of three networks fitted with seeds
 ``seed``, ``seed + 1000``, ``seed + 2000`` on one shared ``TextSequencer``.
 The figures of 2026-12-03 are in docs/accuracy.rst.
@@ -51,6 +53,8 @@ LOADERS = {
     "sst2": ba._sst2,
 }
 SMALL = {"hidden_size": 64, "embedding_dim": 64}
+#: what every variant starts from (see the docstring)
+BASE = {"n_members": 1, "pooling": "last", "label_smoothing": 0.0}
 #: variant -> (LSTMClassifier settings, members)
 VARIANTS = {
     "default": ({}, 1),
@@ -80,6 +84,22 @@ VARIANTS = {
         3,
     ),
     "small_max_x3_shared": ({**SMALL, "pooling": "max"}, 3),
+    # the built-in members with label smoothing, and with the last state,
+    # mean and maximum side by side (2026-12-06; the second is the default
+    # since then), or with max pooling, or five of them
+    "members_ls": ({"n_members": "auto", "label_smoothing": 0.1}, 1),
+    "members_ls_concat": (
+        {"n_members": "auto", "label_smoothing": 0.1, "pooling": "concat"},
+        1,
+    ),
+    "members_ls_max": (
+        {"n_members": "auto", "label_smoothing": 0.1, "pooling": "max"},
+        1,
+    ),
+    "members5_ls_concat": (
+        {"n_members": 5, "label_smoothing": 0.1, "pooling": "concat"},
+        1,
+    ),
 }
 
 
@@ -152,12 +172,10 @@ def run(name: str, seed: int, variant: str, data: Path = DATA) -> dict:
         proba = 0.0
         with _one_split(variant.endswith("_shared")):
             for k in range(members):
-                # n_members=1 unless the variant says: a variant is one
-                # network (or an ensemble of them) at the single defaults
+                # BASE unless the variant says: a variant is one network
+                # (or an ensemble of them) at the single defaults
                 own = params[k] if isinstance(params, list) else params
-                model = LSTMClassifier(
-                    random_state=seed + 1000 * k, **{"n_members": 1, **own}
-                )
+                model = LSTMClassifier(random_state=seed + 1000 * k, **{**BASE, **own})
                 proba = proba + model.fit(S_tr, y_tr).predict_proba(S_va)
         pred = model.classes_[np.argmax(proba, axis=1)]
     return {

@@ -86,8 +86,10 @@ def resolve_patch(patch_size, kind: str, max_length: int) -> tuple[int, int]:
     return patch_size, max(1, patch_size // 2)
 
 
-#: pooling="auto": token ids, series read in patches, other series
-AUTO_POOLING = {"tokens": "last", "patched": "mean", "numeric": "last"}
+#: pooling="auto": token ids, series read in patches, other series (token
+#: ids: the last state, mean and maximum side by side, chosen on the
+#: validation carves of benchmarks/training_study.py, docs/accuracy.rst)
+AUTO_POOLING = {"tokens": "concat", "patched": "mean", "numeric": "last"}
 
 
 def resolve_pooling(pooling: str, kind: str, patched: bool) -> str:

@@ -59,8 +59,8 @@ default="auto"
         the valid (non-padding) steps, ``"attention"``: a weighted mean
         with learned weights (additive attention) over the valid steps, or
         ``"concat"``: the last state, the mean and the maximum side by side.
-        ``"auto"``: ``"mean"`` for series read in patches (see
-        ``patch_size``), ``"last"`` for token ids and other numeric series.
+        ``"auto"``: ``"concat"`` for token ids, ``"mean"`` for series read in
+        patches (see ``patch_size``), ``"last"`` for other numeric series.
 
     n_members : int or "auto", default="auto"
         How many networks are trained, one after another, each with its own

@@ -96,7 +96,7 @@ def test_bad_patch_size_is_a_clear_error(rng):
 def test_auto_pooling_by_kind_of_input(token_data, rng):
     X, y, _ = token_data
     clf = LSTMClassifier(max_epochs=1, hidden_size=4).fit(X, y)
-    assert clf.net_.module_.pooling == "last"  # token ids
+    assert clf.net_.module_.pooling == "concat"  # token ids
     short = LSTMClassifier(max_epochs=1, hidden_size=4).fit(
         rng.normal(size=(20, 30)), np.arange(20) % 2
     )
