@@ -40,6 +40,9 @@ class _MultilabelLoss(nn.BCEWithLogitsLoss):
     as cross-entropy's smoothing does for two classes.
     """
 
+    #: criteria pickled before the argument existed trained on hard labels
+    label_smoothing = 0.0
+
     def __init__(self, *, label_smoothing: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.label_smoothing = label_smoothing

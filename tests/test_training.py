@@ -242,3 +242,18 @@ def test_label_smoothing_must_be_below_one(make_tokens):
     X, y, _ = make_tokens(n=40)
     with pytest.raises(ValueError, match="label_smoothing"):
         LSTMClassifier(**TINY, label_smoothing=1.0).fit(X, y)
+
+
+def test_old_multilabel_pickle_trains_on_without_label_smoothing(make_tokens):
+    # a model pickled before label_smoothing existed: its criterion has no
+    # such attribute and its estimator no such parameter; it trains on
+    X, y, _ = make_tokens(n=60)
+    Y = np.column_stack([y, X[:, 0] > 15])
+    est = LSTMClassifier(**dict(TINY, max_epochs=2)).fit(X, Y)
+    del est.net_.criterion_.label_smoothing
+    state = {k: v for k, v in est.__getstate__().items() if k != "label_smoothing"}
+    old = LSTMClassifier.__new__(LSTMClassifier)
+    old.__setstate__(state)
+    assert old.label_smoothing == 0.0
+    old.partial_fit(X, Y)
+    assert old.predict_proba(X).shape == (60, 2)
