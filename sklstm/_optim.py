@@ -42,7 +42,7 @@ class _EagerSteps:
     def step(self, closure=None):
         # the torch class sits after this mixin in the MRO; its step, under
         # the decorator that sets the gradient mode and breaks the graph
-        torch_step = inspect.unwrap(getattr(self._torch_class, "step"))
+        torch_step = inspect.unwrap(self._torch_class.step)
         with torch.set_grad_enabled(self.defaults.get("differentiable", False)):
             return torch_step(self, closure)
 

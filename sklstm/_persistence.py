@@ -46,6 +46,7 @@ ADDED_PARAMETERS = {
     "label_smoothing": 0.0,  # LSTMClassifier only
 }
 
+
 def added_parameters(cls) -> dict:
     """The entries of :data:`ADDED_PARAMETERS` that are parameters of ``cls``."""
     names = cls._get_param_names()

@@ -165,6 +165,28 @@ def test_members_ignore_padding(fitted, tokens):
     )
 
 
+def test_a_hook_on_the_joint_embedding_sees_the_call_and_changes_nothing(
+    fitted, tokens
+):
+    # predictions skip the joint embedding's copy, unless something (Captum)
+    # listens on it
+    X, _ = tokens
+    module = fitted.net_.module_
+    plain = fitted.predict_proba(X)
+    seen = []
+    handle = module.embedding.register_forward_hook(
+        lambda m, i, o: seen.append(o.shape)
+    )
+    try:
+        hooked = fitted.predict_proba(X)
+    finally:
+        handle.remove()
+    assert seen and seen[0][2] == sum(
+        m.embedding.embedding_dim for m in members_of(module)
+    )
+    np.testing.assert_array_equal(hooked, plain)
+
+
 def test_regressor_predicts_the_mean_of_its_members():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(60, 8)).astype(np.float32)

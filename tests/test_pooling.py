@@ -80,3 +80,26 @@ def test_concat_is_last_mean_and_max_side_by_side():
     z = pool("concat", h, LENGTHS, out_f=h)
     parts = [pool(p, h, LENGTHS, out_f=h) for p in ("last", "mean", "max")]
     assert torch.equal(z, torch.cat(parts, dim=1))
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max", "concat"])
+def test_pooled_values_do_not_depend_on_the_padding_width(pooling):
+    h = _states(4, B=3, T=5, H=8)
+    wide = torch.cat([h, _states(5, B=3, T=60, H=8) * 3], dim=1)  # finite garbage
+    narrow = pool(pooling, h, LENGTHS, out_f=h)
+    assert torch.equal(pool(pooling, wide, LENGTHS, out_f=wide), narrow)
+    # and each row alone, unpadded, gives what it gives in the batch
+    for i, L in enumerate(LENGTHS.tolist()):
+        row = h[i : i + 1, :L]
+        assert torch.equal(
+            pool(pooling, row, LENGTHS[i : i + 1], out_f=row)[0], narrow[i]
+        )
+
+
+def test_mean_is_the_float64_sum_rounded_once():
+    h = _states(6, B=3, T=5, H=16)
+    mean = pool("mean", h, LENGTHS, out_f=h)
+    exact = torch.stack(
+        [h[i, :L].double().sum(0).float() for i, L in enumerate(LENGTHS.tolist())]
+    )
+    assert torch.equal(mean, exact / LENGTHS.unsqueeze(1).float())
