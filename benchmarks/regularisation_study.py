@@ -64,7 +64,9 @@ def adversarial_step(eps: float):
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         loss.backward()
         e, g = seen["e"].detach(), seen["e"].grad.detach()
-        size = eps * e.flatten(1).norm(dim=1) / g.flatten(1).norm(dim=1).clamp_min(1e-12)
+        size = (
+            eps * e.flatten(1).norm(dim=1) / g.flatten(1).norm(dim=1).clamp_min(1e-12)
+        )
         r = size[:, None, None] * g
         handle = embedding.register_forward_hook(lambda m, i, out: out + r)
         try:
@@ -102,9 +104,7 @@ def main(argv=None) -> None:
     p.add_argument("--variant", choices=["adversarial", "mixup"], required=True)
     p.add_argument("--eps", type=float, default=0.1)
     p.add_argument("--alpha", type=float, default=1.0)
-    p.add_argument(
-        "--sets", nargs="+", default=["sentences", "tweets", "waimai_10k"]
-    )
+    p.add_argument("--sets", nargs="+", default=["sentences", "tweets", "waimai_10k"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     args = p.parse_args(argv)
     for name in args.sets:

@@ -100,6 +100,29 @@ VARIANTS = {
         {"n_members": 5, "label_smoothing": 0.1, "pooling": "concat"},
         1,
     ),
+    # one change each to today's defaults (2026-12-06, second study)
+    "members_ls02_concat": (
+        {"n_members": "auto", "label_smoothing": 0.2, "pooling": "concat"},
+        1,
+    ),
+    "members_ls_concat_emb128": (
+        {
+            "n_members": "auto",
+            "label_smoothing": 0.1,
+            "pooling": "concat",
+            "embedding_dim": 128,
+        },
+        1,
+    ),
+    "members_ls_concat_drop03": (
+        {
+            "n_members": "auto",
+            "label_smoothing": 0.1,
+            "pooling": "concat",
+            "dropout": 0.3,
+        },
+        1,
+    ),
 }
 
 
