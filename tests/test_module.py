@@ -130,3 +130,49 @@ def test_traceable_encode_equals_the_eager_one(pooling, make_tokens):
         )
         one = net.encode(h[:1], lengths[:1])
         torch.testing.assert_close(one, net.encode(h[:1], lengths[:1], traceable=True))
+
+
+def test_prediction_reads_the_output_layer_as_it_is_now():
+    # the float64 output layer is converted on each call: no copy may go stale
+    import pickle
+
+    from sklstm._module import SequenceNet
+
+    torch.manual_seed(0)
+    net = SequenceNet(n_outputs=3, n_tokens=20, hidden_size=4, embedding_dim=4).eval()
+    x, lengths = torch.tensor([[3, 4, 5]]), torch.tensor([3])
+    size_before = len(pickle.dumps(net))
+
+    def expected():
+        z = net.encode(*net.input_vectors(x, lengths))
+        w, b = net.head.weight.double(), net.head.bias.double()
+        return torch.nn.functional.linear(z.double(), w, b)
+
+    with torch.inference_mode():
+        first = net(x, lengths)
+        assert torch.equal(first, expected())
+    with torch.no_grad():
+        net.head.weight.mul_(2.0)  # edited in place
+        assert torch.equal(net(x, lengths), expected())
+        assert not torch.equal(net(x, lengths), first)
+        state = {k: v.clone() for k, v in net.state_dict().items()}
+        net.head.bias.add_(1.0)
+        assert torch.equal(net(x, lengths), expected())
+    net.load_state_dict(state)
+    with torch.inference_mode():
+        assert torch.equal(net(x, lengths), expected())
+    # a fused optimizer step changes the weights without bumping their
+    # version counters: whatever a prediction reuses must still see it
+    net.train()
+    net(x, lengths).sum().backward()
+    assert net.head.weight.grad is not None
+    torch.optim.Adam(net.parameters(), lr=0.1, fused=True).step()
+    net.eval()
+    with torch.inference_mode():
+        assert torch.equal(net(x, lengths), expected())
+    # nothing extra travels with the module
+    net.zero_grad(set_to_none=True)
+    again = pickle.loads(pickle.dumps(net.eval()))
+    with torch.inference_mode():
+        assert torch.equal(again(x, lengths), net(x, lengths))
+    assert len(pickle.dumps(net)) == size_before

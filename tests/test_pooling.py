@@ -64,8 +64,12 @@ def test_attention_weights_sum_to_one_over_valid_steps():
 
 @pytest.mark.parametrize("pooling", POOLINGS)
 @pytest.mark.parametrize("batch", [1, 3])
-def test_eager_shortcuts_equal_the_traceable_path(pooling, batch):
-    h, lengths = _states()[:batch], LENGTHS[:batch]
+@pytest.mark.parametrize("padded", [True, False])
+def test_eager_shortcuts_equal_the_traceable_path(pooling, batch, padded):
+    # padded=False: every sequence fills the steps (one document, equal-length
+    # series), where the eager path skips the masks
+    lengths = LENGTHS[:batch] if padded else torch.full((batch,), 5)
+    h = _states()[:batch]
     attention = torch.nn.Linear(4, 1)
     kw = dict(out_f=h, out_b_rev=_states(3)[:batch], attention=attention)
     if pooling not in ("last", "concat"):
