@@ -114,6 +114,33 @@ VARIANTS = {
         },
         1,
     ),
+    "members_ls_concat_tdrop01": (
+        {
+            "n_members": "auto",
+            "label_smoothing": 0.1,
+            "pooling": "concat",
+            "token_dropout": 0.1,
+        },
+        1,
+    ),
+    "members_ls_concat_tdrop04": (
+        {
+            "n_members": "auto",
+            "label_smoothing": 0.1,
+            "pooling": "concat",
+            "token_dropout": 0.4,
+        },
+        1,
+    ),
+    "members_ls_concat_clip5": (
+        {
+            "n_members": "auto",
+            "label_smoothing": 0.1,
+            "pooling": "concat",
+            "max_grad_norm": 5.0,
+        },
+        1,
+    ),
     "members_ls_concat_drop03": (
         {
             "n_members": "auto",
