@@ -257,7 +257,7 @@ def _spectra(data):
 #: name -> (kind, loader, seeds, analyzer for the text baseline)
 SETS = {
     "tweets": ("text", _tweets, (0, 1, 2), "word"),
-    "sentences": ("text", _sentences, (0,), "word"),
+    "sentences": ("text", _sentences, (0, 1, 2), "word"),
     "waimai_10k": ("text", _waimai, (0,), "char"),
     "sms_spam": ("text", _sms, (0,), "word"),
     "sst2": ("text", _sst2, (0,), "word"),
