@@ -258,7 +258,7 @@ def _spectra(data):
 SETS = {
     "tweets": ("text", _tweets, (0, 1, 2), "word"),
     "sentences": ("text", _sentences, (0, 1, 2), "word"),
-    "waimai_10k": ("text", _waimai, (0,), "char"),
+    "waimai_10k": ("text", _waimai, (0, 1, 2), "char"),
     "sms_spam": ("text", _sms, (0,), "word"),
     "sst2": ("text", _sst2, (0,), "word"),
     "sst2_test": ("text", _sst2_test, (0,), "word"),
