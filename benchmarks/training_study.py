@@ -132,6 +132,24 @@ VARIANTS = {
         },
         1,
     ),
+    "members_ls_concat_patience10": (
+        {
+            "n_members": "auto",
+            "label_smoothing": 0.1,
+            "pooling": "concat",
+            "n_iter_no_change": 10,
+        },
+        1,
+    ),
+    "members_ls_concat_patience3": (
+        {
+            "n_members": "auto",
+            "label_smoothing": 0.1,
+            "pooling": "concat",
+            "n_iter_no_change": 3,
+        },
+        1,
+    ),
     "members_ls_concat_clip5": (
         {
             "n_members": "auto",
