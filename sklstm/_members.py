@@ -25,6 +25,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules import module as torch_module
 
 from sklstm._module import SequenceNet
 
@@ -76,8 +77,6 @@ class _JointEmbedding(nn.Module):
 
 def _hooked(module: nn.Module) -> bool:
     """Whether a forward hook would see ``module``'s calls (True if unsure)."""
-    from torch.nn.modules import module as torch_module
-
     names = ("_forward_hooks", "_forward_pre_hooks")
     try:
         return any(getattr(module, n) for n in names) or any(

@@ -105,7 +105,7 @@ def pool(
     T = out_f.shape[1]
     full = _no_padding(lengths, T, traceable)
     # the valid steps' mask, made once for the mean, maximum and attention
-    needs_mask = pooling != "last" and not (full and pooling != "attention")
+    needs_mask = pooling == "attention" or (pooling != "last" and not full)
     valid = valid_mask(lengths.to(h.device), h.shape[1]) if needs_mask else None
     parts = ("last", "mean", "max") if pooling == "concat" else (pooling,)
     pooled = [
