@@ -25,8 +25,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.modules import module as torch_module
 
+from sklstm._hooks import hooked
 from sklstm._module import SequenceNet
 
 __all__ = ["COMBINES", "MemberMean", "combine_outputs", "members_of", "network_class"]
@@ -75,17 +75,6 @@ class _JointEmbedding(nn.Module):
         return torch.cat([m.embedding.weight for m in self._members], dim=1)
 
 
-def _hooked(module: nn.Module) -> bool:
-    """Whether a forward hook would see ``module``'s calls (True if unsure)."""
-    names = ("_forward_hooks", "_forward_pre_hooks")
-    try:
-        return any(getattr(module, n) for n in names) or any(
-            getattr(torch_module, "_global" + n) for n in names
-        )
-    except AttributeError:  # pragma: no cover - torch renamed them
-        return True
-
-
 class MemberMean(nn.Module):
     """``n_members`` SequenceNets of the same arguments, their outputs averaged.
 
@@ -123,7 +112,7 @@ class MemberMean(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         # the same as each member's forward (a MemberMean only predicts)
-        if self.embedding is not None and not _hooked(self.embedding):
+        if self.embedding is not None and not hooked(self.embedding):
             # each member reads its own table: no joint copy split again
             # (its slices are not contiguous: the recurrent kernels would
             # copy them once more); 20% of a prediction's time on the tweets

@@ -33,6 +33,7 @@ LAYERS = {
     "sklstm._dataframes": 1,
     "sklstm._leakage": 1,
     "sklstm._optim": 1,
+    "sklstm._hooks": 1,
     # 2: input (validation, text, batching) and the torch modules
     "sklstm._validation": 2,
     "sklstm._text": 2,
@@ -126,6 +127,7 @@ FORBIDDEN = {
     "sklstm._leakage": {"torch", "sklearn", "skorch"},
     "sklstm._precision": {"sklearn", "skorch"},
     "sklstm._optim": {"sklearn", "skorch"},
+    "sklstm._hooks": {"numpy", "sklearn", "skorch"},
 }
 
 

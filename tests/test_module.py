@@ -176,3 +176,54 @@ def test_prediction_reads_the_output_layer_as_it_is_now():
     with torch.inference_mode():
         assert torch.equal(again(x, lengths), net(x, lengths))
     assert len(pickle.dumps(net)) == size_before
+
+
+@pytest.mark.parametrize(
+    "make_layer",
+    [
+        lambda: torch.nn.LSTM(3, 5, batch_first=True),
+        lambda: torch.nn.LSTM(3, 5, batch_first=True, proj_size=2),
+        lambda: torch.nn.LSTM(3, 5, batch_first=True, num_layers=2, dropout=0.5),
+        lambda: torch.nn.LSTM(3, 5, batch_first=True, bidirectional=True),
+        lambda: torch.nn.GRU(3, 5, batch_first=True),
+        lambda: torch.nn.RNN(3, 5, batch_first=True),
+    ],
+)
+@pytest.mark.parametrize("training", [False, True])
+def test_run_layer_computes_what_the_layer_call_computes(make_layer, training):
+    # the op behind nn.LSTM / nn.GRU runs directly (no argument checks): the
+    # same states and gradients as the module call, in training too
+    from sklstm._module import run_layer
+
+    torch.manual_seed(0)
+    layer = make_layer().train(training)
+    h = torch.randn(4, 6, 3, requires_grad=True)
+    torch.manual_seed(1)
+    got = run_layer(layer, h)
+    (g_got,) = torch.autograd.grad(got.sum(), h)
+    torch.manual_seed(1)
+    want = layer(h)[0]
+    (g_want,) = torch.autograd.grad(want.sum(), h)
+    assert torch.equal(got, want)
+    assert torch.equal(g_got, g_want)
+
+
+def test_a_hook_on_a_recurrent_layer_sees_the_call():
+    # forward hooks (Captum's layer attributions, users' probes) still fire
+    from sklstm._module import SequenceNet
+
+    torch.manual_seed(0)
+    net = SequenceNet(n_outputs=2, n_tokens=20, hidden_size=4, embedding_dim=4).eval()
+    x, lengths = torch.tensor([[3, 4, 5]]), torch.tensor([3])
+    with torch.inference_mode():
+        before = net(x, lengths)
+    seen = []
+    handle = net.forward_layers[0].register_forward_hook(
+        lambda module, args, out: seen.append(out[0].shape)
+    )
+    try:
+        with torch.inference_mode():
+            assert torch.equal(net(x, lengths), before)
+    finally:
+        handle.remove()
+    assert seen == [torch.Size([1, 3, 4])]
