@@ -411,13 +411,12 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             targets, the probability of each label (they need not sum to 1).
             Calibrated when ``temperature_`` is set.
         """
-        logits = self._logits(X)
+        # torch's float64 softmax: one call where numpy takes four, a tenth of
+        # the time to predict one short document (docs/performance.rst)
+        logits = torch.from_numpy(self._logits(X))
         if self._multilabel:
-            return 1.0 / (1.0 + np.exp(-logits))
-        logits -= logits.max(axis=1, keepdims=True)
-        np.exp(logits, out=logits)
-        logits /= logits.sum(axis=1, keepdims=True)
-        return logits
+            return torch.sigmoid(logits).numpy()
+        return torch.softmax(logits, dim=1).numpy()
 
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities.
@@ -430,12 +429,10 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        logits = self._logits(X)
+        logits = torch.from_numpy(self._logits(X))
         if self._multilabel:
-            return -np.logaddexp(0.0, -logits)
-        logits -= logits.max(axis=1, keepdims=True)
-        logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
-        return logits
+            return nn.functional.logsigmoid(logits).numpy()
+        return torch.log_softmax(logits, dim=1).numpy()
 
     def predict(self, X):
         """Predicted class label of each sequence.
