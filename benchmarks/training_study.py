@@ -168,6 +168,16 @@ VARIANTS = {
         },
         1,
     ),
+    # 2026-12-06, third study: a smaller shared early-stopping split
+    "members_ls_concat_vf05": (
+        {
+            "n_members": "auto",
+            "label_smoothing": 0.1,
+            "pooling": "concat",
+            "validation_fraction": 0.05,
+        },
+        1,
+    ),
 }
 
 
