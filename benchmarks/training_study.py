@@ -168,7 +168,12 @@ VARIANTS = {
         },
         1,
     ),
-    # 2026-12-06, third study: a smaller shared early-stopping split
+    # 2026-12-06, third study: stop on the held-out loss (a study switch,
+    # see _stop_on_loss), and a smaller shared early-stopping split
+    "members_ls_concat_stoploss": (
+        {"n_members": "auto", "label_smoothing": 0.1, "pooling": "concat"},
+        1,
+    ),
     "members_ls_concat_vf05": (
         {
             "n_members": "auto",
@@ -234,6 +239,45 @@ def _one_split(shared: bool):
         sklstm_base.validation_split = original
 
 
+@contextlib.contextmanager
+def _stop_on_loss(on: bool):
+    """With ``on``, early stopping watches the held-out loss, not accuracy.
+
+    A study switch only: it replaces the stop that the estimators' fit
+    builds (``sklstm._callbacks.stopping_callback``); best weights are kept
+    as before, by the lowest held-out loss.
+    """
+    if not on:
+        yield
+        return
+    import sklstm._callbacks as callbacks
+    from sklstm._early_stopping import _EarlyStopping
+
+    original = callbacks.stopping_callback
+
+    def stop(early, *, patience, tol, min_epochs, sink):
+        if not early:
+            return original(
+                early, patience=patience, tol=tol, min_epochs=min_epochs, sink=sink
+            )
+        return _EarlyStopping(
+            min_epochs=min_epochs,
+            monitor="valid_loss",
+            lower_is_better=True,
+            patience=patience,
+            threshold=tol,
+            threshold_mode="abs",
+            load_best=True,
+            sink=sink,
+        )
+
+    callbacks.stopping_callback = stop
+    try:
+        yield
+    finally:
+        callbacks.stopping_callback = original
+
+
 def run(name: str, seed: int, variant: str, data: Path = DATA) -> dict:
     X_tr, y_tr, X_va, y_va = carve(name, seed, data)
     t0 = time.perf_counter()
@@ -248,7 +292,10 @@ def run(name: str, seed: int, variant: str, data: Path = DATA) -> dict:
         seq = TextSequencer().fit(X_tr)
         S_tr, S_va = seq.transform(X_tr), seq.transform(X_va)
         proba = 0.0
-        with _one_split(variant.endswith("_shared")):
+        with (
+            _one_split(variant.endswith("_shared")),
+            _stop_on_loss(variant.endswith("_stoploss")),
+        ):
             for k in range(members):
                 # BASE unless the variant says: a variant is one network
                 # (or an ensemble of them) at the single defaults
