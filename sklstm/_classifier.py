@@ -411,8 +411,9 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             targets, the probability of each label (they need not sum to 1).
             Calibrated when ``temperature_`` is set.
         """
-        # torch's float64 softmax: one call where numpy takes four, a tenth of
-        # the time to predict one short document (docs/performance.rst)
+        # torch's float64 softmax: one call where numpy takes four, each of
+        # which costs a one-document prediction more than it computes
+        # (docs/performance.rst, target d)
         logits = torch.from_numpy(self._logits(X))
         if self._multilabel:
             return torch.sigmoid(logits).numpy()

@@ -69,8 +69,8 @@ def _few_token_sequences(module, seqs, n_tokens, device) -> np.ndarray:
     same as the general path's (padding never changes a result).
     """
     lengths = seqs.lengths
-    # max of a Python list: a numpy reduction here costs ~10 µs of the call
-    # (measured in benchmarks/latency_ladder.py), far more than it computes
+    # max of a Python list: a numpy reduction here costs the call ~10 µs,
+    # far more than it computes (docs/performance.rst, target d)
     xt = token_tensor(seqs.data[:, : max(lengths.tolist())], n_tokens)
     with torch.inference_mode(), thread_limit():
         res = module(xt.to(device), torch.from_numpy(lengths))

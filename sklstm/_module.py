@@ -70,13 +70,13 @@ def run_layer(layer: nn.Module, h: torch.Tensor, *, traceable: bool = False):
         return layer(h)[0]
     directions = 2 if layer.bidirectional else 1
     shape = (layer.num_layers * directions, h.shape[0], layer.hidden_size)
-    c0 = h.new_zeros(shape)
+    zeros = h.new_zeros(shape)  # no initial state, as the module call
     if op is torch.gru:
-        hx = c0
-    elif layer.proj_size:
-        hx = (h.new_zeros(shape[:2] + (layer.proj_size,)), c0)
+        hx = zeros
+    elif layer.proj_size:  # the hidden state is the projection's width
+        hx = (h.new_zeros(shape[:2] + (layer.proj_size,)), zeros)
     else:
-        hx = (c0, c0)
+        hx = (zeros, zeros)
     weights = [w for ws in layer.all_weights for w in ws]
     return op(
         h,
