@@ -251,25 +251,14 @@ def _stop_on_loss(on: bool):
         yield
         return
     import sklstm._callbacks as callbacks
-    from sklstm._early_stopping import _EarlyStopping
 
     original = callbacks.stopping_callback
 
-    def stop(early, *, patience, tol, min_epochs, sink):
-        if not early:
-            return original(
-                early, patience=patience, tol=tol, min_epochs=min_epochs, sink=sink
-            )
-        return _EarlyStopping(
-            min_epochs=min_epochs,
-            monitor="valid_loss",
-            lower_is_better=True,
-            patience=patience,
-            threshold=tol,
-            threshold_mode="abs",
-            load_best=True,
-            sink=sink,
-        )
+    def stop(early, **kwargs):
+        callback = original(early, **kwargs)
+        if early:  # the same stop, watching the loss
+            callback.monitor, callback.lower_is_better = "valid_loss", True
+        return callback
 
     callbacks.stopping_callback = stop
     try:
