@@ -4,6 +4,7 @@ from sklstm._classifier import LSTMClassifier
 from sklstm._embeddings import load_word_vectors
 from sklstm._explain import Explanation, explain
 from sklstm._forecasting import forecast, last_window, make_windows
+from sklstm._language_model import LSTMLanguageModel
 from sklstm._load import load
 from sklstm._long_format import from_long_format, to_long_format
 from sklstm._model_file import ModelFileError
@@ -17,6 +18,7 @@ from sklstm._version import __version__
 __all__ = [
     "LSTMClassifier",
     "LSTMRegressor",
+    "LSTMLanguageModel",
     "TextSequencer",
     "Explanation",
     "ModelFileError",

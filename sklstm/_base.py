@@ -9,10 +9,7 @@ are formed live in the modules this one imports.
 
 from __future__ import annotations
 
-from numbers import Integral, Real
-
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 from skorch.helper import predefined_split
@@ -20,8 +17,8 @@ from skorch.helper import predefined_split
 from sklstm._attribution import weights as attention_weights
 from sklstm._batching import SequenceDataset, subset
 from sklstm._callbacks import history_attributes, sink, training_callbacks
-from sklstm._compat import DocLinkMixin, Interval, StrOptions
-from sklstm._defaults import calibration_method, epoch_budget
+from sklstm._compat import DocLinkMixin
+from sklstm._defaults import calibration_method, epoch_budget, steps_per_epoch
 from sklstm._early_stopping import uses_early_stopping, validation_split
 from sklstm._inference import network_outputs
 from sklstm._leakage import token_groups
@@ -40,19 +37,25 @@ from sklstm._net import (
     merge_members,
     network_kwargs,
 )
-from sklstm._optim import OPTIMIZERS
+from sklstm._parameters import PARAMETER_CONSTRAINTS
 from sklstm._persistence import (
+    _NoAcceleratorPickleMixin,
     _VersionedPickleMixin,
     added_parameters,
     moved_attribute,
 )
-from sklstm._pooling import POOLINGS
 from sklstm._precision import (
-    PRECISIONS,
     deterministic_kernels,
     fit_precision,
     predict_precision,
     resolve_deterministic,
+)
+from sklstm._pretrained import (
+    clone_keeping_pretrained,
+    copy_weights,
+    network_settings,
+    pretrained_input,
+    text_ids,
 )
 from sklstm._refit import check_refit, uses_refit
 from sklstm._runtime import (
@@ -71,67 +74,12 @@ from sklstm._validation import (
 )
 
 
-class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
+class _BaseLSTM(
+    DocLinkMixin, _NoAcceleratorPickleMixin, _VersionedPickleMixin, BaseEstimator
+):
     """Common machinery of LSTMClassifier and LSTMRegressor."""
 
-    _parameter_constraints: dict = {
-        "cell": [StrOptions(set(_CELLS))],
-        "embedding_dim": [
-            Interval(Integral, 1, None, closed="left"),
-            StrOptions({"auto"}),
-        ],
-        "hidden_size": [
-            Interval(Integral, 1, None, closed="left"),
-            StrOptions({"auto"}),
-        ],
-        "num_layers": [Interval(Integral, 1, None, closed="left")],
-        "bidirectional": ["boolean"],
-        "proj_size": [Interval(Integral, 0, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
-        "pooling": [StrOptions({"auto", *POOLINGS})],
-        "n_members": [
-            Interval(Integral, 1, None, closed="left"),
-            StrOptions({"auto"}),
-        ],
-        "patch_size": [
-            Interval(Integral, 1, None, closed="left"),
-            StrOptions({"auto"}),
-        ],
-        "token_dropout": [Interval(Real, 0, 1, closed="left")],
-        "embeddings": ["array-like", None],
-        "freeze_embeddings": ["boolean"],
-        "scale_inputs": ["boolean"],
-        "max_epochs": [
-            Interval(Integral, 1, None, closed="left"),
-            StrOptions({"auto"}),
-        ],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "lr_schedule": [StrOptions({"plateau", "cosine"}), None],
-        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
-        "optimizer_kwargs": [dict, None],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
-        "early_stopping": [StrOptions({"auto"}), "boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "refit": ["boolean"],
-        # the options are the subclass's: see _CALIBRATIONS
-        "calibration": "no_validation",
-        "callbacks": [list, None],
-        "warm_start": ["boolean"],
-        "module_kwargs": [dict, None],
-        "device": [str, torch.device],
-        "precision": [StrOptions(set(PRECISIONS))],
-        "deterministic": [StrOptions({"auto"}), "boolean"],
-        "predict_batch_size": [Interval(Integral, 1, None, closed="left")],
-        # an accelerate.Accelerator: checked in fit, where accelerate (an
-        # optional dependency) is imported
-        "accelerator": "no_validation",
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
+    _parameter_constraints: dict = dict(PARAMETER_CONSTRAINTS)
 
     def __init__(
         self,
@@ -149,6 +97,8 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
         token_dropout=0.25,
         embeddings=None,
         freeze_embeddings=False,
+        pretrained=None,
+        lm_epochs=0,
         scale_inputs=True,
         max_epochs="auto",
         batch_size=64,
@@ -188,6 +138,8 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
         self.token_dropout = token_dropout
         self.embeddings = embeddings
         self.freeze_embeddings = freeze_embeddings
+        self.pretrained = pretrained
+        self.lm_epochs = lm_epochs
         self.scale_inputs = scale_inputs
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -214,15 +166,10 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        if state.get("accelerator") is not None:
-            # An Accelerator is this process's handle on its process group and
-            # devices, meaningless in another process; the fitted net holds no
-            # reference to it (see _accelerate.release). Copy: the state may
-            # be the live __dict__.
-            state = dict(state, accelerator=None)
-        return state
+    def __sklearn_clone__(self):
+        # scikit-learn's clone would replace a fitted language model given as
+        # pretrained by an unfitted copy
+        return clone_keeping_pretrained(self, super().__sklearn_clone__)
 
     def __setstate__(self, state):
         # parameters added since a pickle was written: the value that does
@@ -315,11 +262,12 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
         if warm:
             check_continuable(self.net_)
         X_raw, y_raw = X, y
+        device, seed = self._device_and_seed(partial=partial, warm=warm)
+        X, start = self._pretrained_input(X, warm=warm, seed=seed)
         seqs, y = self._validate_input(X, y, warm=warm)
         sample_weight = check_sample_weight(sample_weight, len(seqs))
         y_enc, n_outputs = self._targets(y, sample_weight, classes, warm=warm)
         weights = self._sample_weight(y_enc, sample_weight)
-        device, seed = self._device_and_seed(partial=partial, warm=warm)
         precision = self._training_precision(device, warm=warm)
 
         early = uses_early_stopping(self.early_stopping, len(seqs), partial=partial)
@@ -348,6 +296,10 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
                 train_idx=train_idx,
                 weights=weights,
                 n_members=resolve_fit_members(self, seqs.kind, partial=partial),
+                pretrained=start,
+                fixed=None
+                if start is None
+                else network_settings(start, self.sequencer_),
             )
             n_tokens = plan.n_tokens
 
@@ -435,6 +387,14 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
             self._n_step_features = spec.n_step_features
         return seqs, y
 
+    def _pretrained_input(self, X, *, warm, seed):
+        """``(X as token ids, the language model to start from)``; without
+        ``pretrained``, ``(X, None)``. A first fit sets what it learned."""
+        X, lm, attrs = pretrained_input(self, X, warm=warm, seed=seed)
+        for k, v in attrs.items():
+            setattr(self, k, v)
+        return X, lm
+
     def _merge(self, nets, device, seed, precision):
         """The fitted net: the one trained, or the members' average."""
         combine = self._member_combine() if len(nets) > 1 else None
@@ -502,7 +462,11 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
     def _configure(self, net, train_ds, full, valid_idx, early, seed):
         """Set this fit's epochs, callbacks and validation set on ``net``."""
         max_epochs, min_epochs = epoch_budget(
-            self.max_epochs, self.batch_size, len(train_ds), early
+            self.max_epochs,
+            self.batch_size,
+            len(train_ds),
+            early,
+            pretrained=self.pretrained is not None,
         )
         options = {}
         if self.accelerator is not None:
@@ -515,6 +479,8 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
             max_epochs=max_epochs,
             min_epochs=min_epochs,
             report=sink(self.verbose, self.accelerator),
+            steps_per_epoch=steps_per_epoch(len(train_ds), self.batch_size),
+            processes=1 if self.accelerator is None else self.accelerator.num_processes,
             **options,
         )
         net.callbacks = callbacks
@@ -543,6 +509,8 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
             module = net.module_
             if self.accelerator is not None:
                 module = self.accelerator.unwrap_model(module)  # DDP wrapper
+            if not warm and plan.pretrained is not None:
+                copy_weights(module, plan.pretrained)
             rows = min(self.batch_size, len(train_ds))
             threads = training_threads(rows * module.recurrent_macs())
             with thread_limit(threads):
@@ -553,6 +521,8 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
         """Network outputs (float64) for X, in the caller's order."""
         if "net_" not in self.__dict__:  # check_is_fitted, minus its scan
             check_is_fitted(self, "net_")
+        if "sequencer_" in self.__dict__:  # fitted from a pretrained model
+            X = text_ids(self.sequencer_, X, type(self).__name__)
         seqs, _, _ = check_sequences(self, X, reset=False, fitted=self._input_spec())
         return self._outputs(seqs)
 
@@ -597,6 +567,8 @@ class _BaseLSTM(DocLinkMixin, _VersionedPickleMixin, BaseEstimator):
                 f"this one pools by {module.pooling!r}. Refit with "
                 "pooling='attention', or use sklstm.explain for attributions."
             )
+        if "sequencer_" in self.__dict__:
+            X = text_ids(self.sequencer_, X, type(self).__name__)
         seqs, _, _ = check_sequences(self, X, reset=False, fitted=self._input_spec())
         return attention_weights(module, seqs, n_tokens=self._n_tokens)
 

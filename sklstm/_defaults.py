@@ -18,6 +18,7 @@ __all__ = [
     "resolve_members",
     "resolve_patch",
     "resolve_pooling",
+    "steps_per_epoch",
 ]
 
 #: max_epochs="auto": this many epochs ...
@@ -46,15 +47,18 @@ AUTO_MEMBERS = 3
 AUTO_MEMBER_SIZE = 64
 
 
-def resolve_members(n_members, kind: str, *, partial: bool, accelerated: bool) -> int:
+def resolve_members(
+    n_members, kind: str, *, partial: bool, accelerated: bool, pretrained=False
+) -> int:
     """How many networks a first fit trains.
 
     ``"auto"``: :data:`AUTO_MEMBERS` for token input, one for numbers, for
-    ``partial_fit`` (which continues one network) and with an Accelerator.
+    ``partial_fit`` (which continues one network), with an Accelerator and
+    for a network that starts from a pretrained language model.
     """
     if n_members != "auto":
         return n_members
-    if kind != "tokens" or partial or accelerated:
+    if kind != "tokens" or partial or accelerated or pretrained:
         return 1
     return AUTO_MEMBERS
 
@@ -103,7 +107,19 @@ def initial_max_epochs(max_epochs) -> int:
     return AUTO_MAX_EPOCHS if max_epochs == "auto" else max_epochs
 
 
-def epoch_budget(max_epochs, batch_size: int, n_train: int, early: bool):
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Optimizer steps of one epoch over ``n_train`` rows."""
+    return max(1, math.ceil(n_train / batch_size))
+
+
+#: max_epochs="auto" for a network that starts from a pretrained language
+#: model: its slanted triangular schedule spans this many epochs
+PRETRAINED_MAX_EPOCHS = 10
+
+
+def epoch_budget(
+    max_epochs, batch_size: int, n_train: int, early: bool, *, pretrained=False
+):
     """(max_epochs, epochs before the training-loss stop may act).
 
     Without early stopping the training-loss stop waits for
@@ -111,14 +127,16 @@ def epoch_budget(max_epochs, batch_size: int, n_train: int, early: bool):
     whether the budget is ``"auto"`` or a number: raising ``max_epochs`` above
     the automatic budget must not let the stop cut training shorter.
     """
+    if pretrained and max_epochs == "auto":
+        max_epochs = PRETRAINED_MAX_EPOCHS
     if early:
         return (AUTO_MAX_EPOCHS if max_epochs == "auto" else max_epochs), 0
-    steps_per_epoch = math.ceil(n_train / batch_size)
+    steps = steps_per_epoch(n_train, batch_size)
     if max_epochs == "auto":
-        budget = max(AUTO_MAX_EPOCHS, math.ceil(AUTO_MAX_STEPS / steps_per_epoch))
+        budget = max(AUTO_MAX_EPOCHS, math.ceil(AUTO_MAX_STEPS / steps))
     else:
         budget = max_epochs
-    return budget, min(budget, math.ceil(AUTO_MIN_STEPS / steps_per_epoch))
+    return budget, min(budget, math.ceil(AUTO_MIN_STEPS / steps))
 
 
 def calibration_method(calibration, early: bool, auto, *, partial: bool):

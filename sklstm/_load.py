@@ -19,7 +19,8 @@ import torch
 
 from sklstm._base import _BaseLSTM
 from sklstm._compat import get_param_names, validate_params
-from sklstm._load_net import _read_net
+from sklstm._language_model import LSTMLanguageModel
+from sklstm._load_net import _read_language_net, _read_net
 from sklstm._model_file import (
     _ARRAY_ENTRY,
     _MAX_DEPTH,
@@ -203,6 +204,15 @@ class _Reader:
                     f"{where}: {key!r} is not an attribute the safe format sets."
                 )
             setattr(est, key, self.value(v, f"{name} attribute {key!r}", depth + 1))
+        if "language_net" in node:
+            if cls is not LSTMLanguageModel:
+                raise ModelFileError(f"{where}: a {name} has no language network.")
+            _read_language_net(self, est, node["language_net"], where)
+        elif cls is LSTMLanguageModel and "n_steps_" in attrs:
+            raise ModelFileError(
+                f"{where}: the fitted {name} has no network weights; the file is "
+                "incomplete or was modified."
+            )
         if "net" in node:
             if not is_lstm:
                 raise ModelFileError(f"{where}: a {name} has no network.")

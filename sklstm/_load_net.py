@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
+from sklstm._lm_module import LanguageNet
 from sklstm._members import network_class
 from sklstm._model_file import ModelFileError, _dict, _to_tensor
 from sklstm._module import _CELLS
@@ -43,10 +44,10 @@ class _ShapesOnly(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def _expected_state(kwargs: dict) -> dict:
+def _expected_state(kwargs: dict, cls=None) -> dict:
     """The weights (as meta tensors) that network arguments ``kwargs`` imply."""
     with torch.device("meta"), _ShapesOnly():
-        return network_class(kwargs)(**kwargs).state_dict()
+        return (cls or network_class(kwargs))(**kwargs).state_dict()
 
 
 def _read_net(reader, est, node, where: str) -> None:
@@ -58,6 +59,55 @@ def _read_net(reader, est, node, where: str) -> None:
         k: reader.value(v, f"{name} network argument {k!r}")
         for k, v in _dict(node, "module_kwargs", where).items()
     }
+    state = _read_state(reader, node, kwargs, name, where)
+    n_outputs = kwargs.get("n_outputs")
+    if getattr(est, "_n_outputs", n_outputs) != n_outputs:
+        raise ModelFileError(
+            f"{where}: the number of outputs of the network ({n_outputs}) does "
+            "not match the fitted attributes; the file was modified."
+        )
+    try:
+        net = _fresh_net(est, kwargs, reader.device)
+        net.module_.load_state_dict(
+            {k: _to_tensor(a) for k, a in state.items()}, strict=True
+        )
+    except Exception as exc:
+        raise ModelFileError(
+            f"{where}: the network cannot be rebuilt from the file ({exc})."
+        ) from exc
+    _read_history(reader, net, node.get("history", []), where)
+    if "optimizer" in node:
+        _read_optimizer(reader, net.optimizer_, node["optimizer"], where)
+    est.net_ = finish_net(net)  # as after fit
+
+
+def _read_language_net(reader, lm, node, where: str) -> None:
+    """Give language model ``lm`` the network ``node`` describes."""
+    if not isinstance(node, dict):
+        raise ModelFileError(f"{where}: malformed network description.")
+    name = type(lm).__name__
+    kwargs = reader.value(_dict(node, "module_kwargs", where), f"{name} network")
+    if not isinstance(kwargs, dict):
+        raise ModelFileError(f"{where}: malformed network arguments.")
+    state = _read_state(reader, node, kwargs, name, where, cls=LanguageNet)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            module = LanguageNet(**kwargs)
+        module.load_state_dict({k: _to_tensor(a) for k, a in state.items()})
+        module = module.to(reader.device).eval()
+    except Exception as exc:
+        raise ModelFileError(
+            f"{where}: the network cannot be rebuilt from the file ({exc})."
+        ) from exc
+    lm._module_kwargs = kwargs
+    lm.module_ = module
+    lm.optimizer_ = lm._optimizer(module, reader.device)
+    if "optimizer" in node:
+        _read_optimizer(reader, lm.optimizer_, node["optimizer"], where)
+
+
+def _read_state(reader, node, kwargs: dict, name: str, where: str, cls=None) -> dict:
+    """The weights of ``node``, checked against the shapes ``kwargs`` imply."""
     state_nodes = _dict(node, "state_dict", where)
     state = {
         k: reader.array(v, f"{name} weight {k!r}") if isinstance(v, dict) else v
@@ -66,7 +116,7 @@ def _read_net(reader, est, node, where: str) -> None:
     # the shapes the arguments imply, computed on the meta device: no memory
     # is allocated for arguments that a modified file inflated
     try:
-        expected = _expected_state(kwargs)
+        expected = _expected_state(kwargs, cls)
     except Exception as exc:
         raise ModelFileError(
             f"{where}: invalid network arguments {kwargs!r} ({exc})."
@@ -88,25 +138,7 @@ def _read_net(reader, est, node, where: str) -> None:
             )
         if arr.dtype.kind not in "biuf":
             raise ModelFileError(f"{where}: the weight {key!r} has dtype {arr.dtype}.")
-    n_outputs = kwargs.get("n_outputs")
-    if getattr(est, "_n_outputs", n_outputs) != n_outputs:
-        raise ModelFileError(
-            f"{where}: the number of outputs of the network ({n_outputs}) does "
-            "not match the fitted attributes; the file was modified."
-        )
-    try:
-        net = _fresh_net(est, kwargs, reader.device)
-        net.module_.load_state_dict(
-            {k: _to_tensor(a) for k, a in state.items()}, strict=True
-        )
-    except Exception as exc:
-        raise ModelFileError(
-            f"{where}: the network cannot be rebuilt from the file ({exc})."
-        ) from exc
-    _read_history(reader, net, node.get("history", []), where)
-    if "optimizer" in node:
-        _read_optimizer(reader, net, node["optimizer"], where)
-    est.net_ = finish_net(net)  # as after fit
+    return state
 
 
 def _fresh_net(est, kwargs: dict, device):
@@ -131,7 +163,7 @@ def _read_history(reader, net, node, where: str) -> None:
     net.history_ = History(rows)
 
 
-def _read_optimizer(reader, net, node, where: str) -> None:
+def _read_optimizer(reader, optimizer, node, where: str) -> None:
     state = reader.value(node, f"{where}: optimizer state")
     if (
         not isinstance(state, dict)
@@ -140,7 +172,6 @@ def _read_optimizer(reader, net, node, where: str) -> None:
         or not all(isinstance(g, dict) for g in state["param_groups"])
     ):
         raise ModelFileError(f"{where}: malformed optimizer state.")
-    optimizer = net.optimizer_
     params = [p for g in optimizer.param_groups for p in g["params"]]
     for idx, entry in state["state"].items():
         if not isinstance(idx, int) or not 0 <= idx < len(params):

@@ -60,6 +60,7 @@ def resolve_fit_members(est, kind: str, *, partial: bool) -> int:
         kind,
         partial=partial or est.warm_start,
         accelerated=est.accelerator is not None,
+        pretrained=getattr(est, "pretrained", None) is not None,
     )
     if n > 1 and partial:
         raise ValueError(

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from sklstm._classifier import LSTMClassifier
+from sklstm._language_model import LSTMLanguageModel
 from sklstm._regressor import LSTMRegressor
 from sklstm._text import TextSequencer
 from sklstm._version import __version__
@@ -83,6 +84,7 @@ def _whitelist() -> dict:
         "sklstm.LSTMClassifier": LSTMClassifier,
         "sklstm.LSTMRegressor": LSTMRegressor,
         "sklstm.TextSequencer": TextSequencer,
+        "sklstm.LSTMLanguageModel": LSTMLanguageModel,
         "sklearn.pipeline.Pipeline": Pipeline,
     }
 

@@ -29,7 +29,7 @@ from sklstm._defaults import (
 )
 from sklstm._ids import PAD_ID
 from sklstm._members import network_class
-from sklstm._optim import OPTIMIZERS, Adam
+from sklstm._optim import OPTIMIZERS, fused_adam_supported
 from sklstm._precision import autocast, grad_scaler
 from sklstm._scaling import feature_stats
 
@@ -37,6 +37,7 @@ __all__ = [
     "MAX_EMBEDDING_WEIGHTS",
     "NetworkPlan",
     "build_net",
+    "discriminative_groups",
     "finish_net",
     "load_embeddings",
     "merge_members",
@@ -152,21 +153,6 @@ class _SequenceNeuralNet(NeuralNet):
             raise
 
 
-_FUSED_SUPPORT: dict = {}
-
-
-def _fused_adam_supported(device: torch.device) -> bool:
-    """Whether this torch build has a fused Adam kernel for ``device``."""
-    if device.type not in _FUSED_SUPPORT:
-        try:
-            p = torch.zeros(1, device=device, requires_grad=True)
-            Adam([p], fused=True)
-            _FUSED_SUPPORT[device.type] = True
-        except (RuntimeError, TypeError, ValueError):
-            _FUSED_SUPPORT[device.type] = False
-    return _FUSED_SUPPORT[device.type]
-
-
 def net_params(est, module_kwargs: dict, *, devices, seed: int = 0) -> dict:
     """skorch constructor arguments for estimator ``est``'s network.
 
@@ -183,9 +169,13 @@ def net_params(est, module_kwargs: dict, *, devices, seed: int = 0) -> dict:
         ):
             # one fused kernel per step instead of a loop over tensors: the
             # dense embedding gradient makes this ~15% of an epoch
-            if all(_fused_adam_supported(torch.device(d)) for d in devices):
+            if all(fused_adam_supported(torch.device(d)) for d in devices):
                 optimizer_kwargs["fused"] = True
         optimizer = OPTIMIZERS[optimizer]
+    if getattr(est, "pretrained", None) is not None:
+        optimizer_kwargs.setdefault(
+            "param_groups", discriminative_groups(module_kwargs, est.lr)
+        )
     return dict(
         module=network_class(module_kwargs),
         criterion=est._criterion(),
@@ -206,6 +196,27 @@ def net_params(est, module_kwargs: dict, *, devices, seed: int = 0) -> dict:
         **{f"module__{k}": v for k, v in module_kwargs.items()},
         **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
     )
+
+
+#: ULMFiT's discriminative fine-tuning: each layer below the output layer
+#: learns at the rate of the layer above divided by this
+LAYER_LR_FACTOR = 2.6
+
+
+def discriminative_groups(module_kwargs: dict, lr: float) -> list:
+    """skorch ``param_groups``: lower layers of a pretrained network learn slower.
+
+    The output layer (and pooling) learn at ``lr``, the top recurrent layer
+    at ``lr / 2.6``, each layer below it 2.6 times slower again, the
+    embedding slowest (Howard & Ruder 2018).
+    """
+    n = module_kwargs.get("num_layers", 1)
+    groups = [
+        (f"*forward_layers.{i}.*", {"lr": lr / LAYER_LR_FACTOR ** (n - i)})
+        for i in range(n)
+    ]
+    groups.append(("*embedding.*", {"lr": lr / LAYER_LR_FACTOR ** (n + 1)}))
+    return groups
 
 
 def build_net(est, module_kwargs: dict, *, device, seed: int = 0, precision="32"):
@@ -265,16 +276,28 @@ class NetworkPlan(NamedTuple):
     embeddings: np.ndarray | None
     #: the estimator's ``_input_mean`` / ``_input_scale`` (numeric input)
     input_stats: dict
+    #: the fitted language model whose weights the network starts from, or None
+    pretrained: object = None
 
 
 def network_kwargs(
-    est, seqs, n_outputs: int, *, train_idx=None, weights=None, n_members: int = 1
+    est,
+    seqs,
+    n_outputs: int,
+    *,
+    train_idx=None,
+    weights=None,
+    n_members: int = 1,
+    pretrained=None,
+    fixed: dict | None = None,
 ):
     """``SequenceNet`` arguments for a first fit of ``est`` on ``seqs``.
 
     Returns a :class:`NetworkPlan`. Numeric input is standardised with the
     statistics of the training rows (``train_idx``), weighted by ``weights``.
     ``n_members`` (resolved) sizes the ``"auto"`` settings of each member.
+    ``pretrained`` is the language model the network starts from, ``fixed``
+    the network arguments it decides (:func:`sklstm._pretrained.network_settings`).
     """
     hidden_size = resolve_hidden_size(est.hidden_size, seqs.kind, n_members)
     if est.proj_size and est.proj_size >= hidden_size:
@@ -313,7 +336,7 @@ def network_kwargs(
         input_stats = {"_input_mean": mean, "_input_scale": scale}
     else:
         n_tokens = int(seqs.data.max()) + 1 if seqs.data.size else 2
-        n_tokens = max(n_tokens, 2)
+        n_tokens = max(n_tokens, 2, (fixed or {}).get("n_tokens", 0))
         if est.embeddings is not None:
             embeddings = _check_embeddings(est.embeddings)
             n_tokens = max(n_tokens, embeddings.shape[0])
@@ -329,8 +352,9 @@ def network_kwargs(
                 "optimizer state). Number the tokens 2, 3, ... by frequency "
                 "(TextSequencer does), or lower embedding_dim."
             )
+    kwargs.update(fixed or {})
     kwargs.update(est.module_kwargs or {})
-    return NetworkPlan(kwargs, n_members, n_tokens, embeddings, input_stats)
+    return NetworkPlan(kwargs, n_members, n_tokens, embeddings, input_stats, pretrained)
 
 
 def load_embeddings(net, embeddings: np.ndarray) -> None:

@@ -21,7 +21,7 @@ import inspect
 
 import torch
 
-__all__ = ["OPTIMIZERS"]
+__all__ = ["OPTIMIZERS", "fused_adam_supported"]
 
 
 class _EagerSteps:
@@ -76,3 +76,18 @@ OPTIMIZERS = {
     "rmsprop": RMSprop,
     "adagrad": Adagrad,
 }
+
+
+_FUSED_SUPPORT: dict = {}
+
+
+def fused_adam_supported(device: torch.device) -> bool:
+    """Whether this torch build has a fused Adam kernel for ``device``."""
+    if device.type not in _FUSED_SUPPORT:
+        try:
+            p = torch.zeros(1, device=device, requires_grad=True)
+            Adam([p], fused=True)
+            _FUSED_SUPPORT[device.type] = True
+        except (RuntimeError, TypeError, ValueError):
+            _FUSED_SUPPORT[device.type] = False
+    return _FUSED_SUPPORT[device.type]

@@ -33,6 +33,21 @@ class _VersionedPickleMixin:
         super().__setstate__(state)
 
 
+class _NoAcceleratorPickleMixin:
+    """Pickle without the ``accelerator`` parameter (it comes back as None).
+
+    An Accelerator is this process's handle on its process group and
+    devices, meaningless in another process; fitted models hold no
+    reference to it. The state is copied: it may be the live ``__dict__``.
+    """
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if state.get("accelerator") is not None:
+            state = dict(state, accelerator=None)
+        return state
+
+
 #: parameters added after 0.1.0.dev0, with the value that reproduces it (an
 #: estimator takes those of its own parameters: :func:`added_parameters`)
 ADDED_PARAMETERS = {
@@ -44,6 +59,8 @@ ADDED_PARAMETERS = {
     "refit": False,
     "n_members": 1,
     "label_smoothing": 0.0,  # LSTMClassifier only
+    "pretrained": None,
+    "lm_epochs": 0,
 }
 
 

@@ -139,6 +139,8 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         token_dropout=0.25,
         embeddings=None,
         freeze_embeddings=False,
+        pretrained=None,
+        lm_epochs=0,
         scale_inputs=True,
         max_epochs="auto",
         batch_size=64,

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 
 import numpy as np
 import torch
 
 __all__ = [
     "SMALL_MODEL_MACS",
+    "deferred_interrupt",
     "flush_denormal",
     "resolve_device",
     "seed_from",
@@ -133,3 +136,28 @@ def seed_from(random_state) -> int:
 def member_seed(seed: int, member: int) -> int:
     """The seed of member ``member`` (0, 1, ...) of a fit seeded with ``seed``."""
     return (seed + 1000 * member) % 2**32
+
+
+@contextlib.contextmanager
+def deferred_interrupt():
+    """Hold back Ctrl-C inside the block and raise it at the block's end.
+
+    An optimizer step interrupted half-way would leave some weights updated
+    and others not; around the step, a Ctrl-C waits until the step is done.
+    Only the main thread receives signals, so elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda *_: received.append(1))
+    except ValueError:  # not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from sklstm._base import _BaseLSTM
+from sklstm._language_model import LSTMLanguageModel
 from sklstm._model_file import (
     _MAX_DEPTH,
     _class_name,
@@ -81,6 +82,8 @@ class _Writer:
             return {"type": "tensor", "array": self.array(_to_numpy(v, where))}
         if isinstance(v, torch.device):
             return str(v)
+        if isinstance(v, os.PathLike):
+            return os.fspath(v)
         if isinstance(v, np.random.RandomState):
             name, keys, pos, has_gauss, cached = v.get_state()
             return {
@@ -110,7 +113,7 @@ class _Writer:
     def estimator(self, est, where: str, depth: int) -> dict:
         cls = type(est)
         if cls not in _whitelist().values():
-            if isinstance(est, _BaseLSTM | TextSequencer):
+            if isinstance(est, _BaseLSTM | TextSequencer | LSTMLanguageModel):
                 raise TypeError(
                     f"{where} is a {cls.__qualname__}, a subclass of an sklstm "
                     "estimator; the safe format creates only sklstm's own classes "
@@ -133,13 +136,37 @@ class _Writer:
                 for k, v in params.items()
             },
         }
-        attrs = {k: v for k, v in vars(est).items() if k not in params and k != "net_"}
+        networks = ("net_", "module_", "optimizer_")
+        attrs = {k: v for k, v in vars(est).items() if k not in params}
+        attrs = {k: v for k, v in attrs.items() if k not in networks}
         node["attributes"] = {
             k: self.value(v, f"{name} attribute {k!r}", depth + 1)
             for k, v in attrs.items()
         }
         if "net_" in vars(est):
             node["net"] = self.net(est)
+        if isinstance(est, LSTMLanguageModel) and "module_" in vars(est):
+            # the optimizer state only goes with a model saved on its own
+            # (to go on pre-training it), not with one that is an
+            # estimator's starting point
+            node["language_net"] = self.language_net(est, optimizer=depth <= 1)
+        return node
+
+    def language_net(self, lm, *, optimizer: bool) -> dict:
+        name = type(lm).__name__
+        node = {
+            "module_kwargs": self.value(
+                dict(lm._module_kwargs), f"{name} network arguments"
+            ),
+            "state_dict": {
+                key: self.array(_to_numpy(t, f"{name} network weight {key!r}"))
+                for key, t in lm.module_.state_dict().items()
+            },
+        }
+        if optimizer and self.include_optimizer:
+            node["optimizer"] = self.value(
+                lm.optimizer_.state_dict(), f"{name} optimizer state"
+            )
         return node
 
     def net(self, est) -> dict:
@@ -251,7 +278,7 @@ def _sklstm_inside(est):
     except Exception:  # not a well-behaved estimator: skops decides
         return None
     for v in params.values():
-        if isinstance(v, _BaseLSTM | TextSequencer):
+        if isinstance(v, _BaseLSTM | TextSequencer | LSTMLanguageModel):
             return v
     return None
 
@@ -260,7 +287,7 @@ def save(model, path, *, include_optimizer=True):
     """Save a model in sklstm's pickle-free file format.
 
     Stores :class:`~sklstm.LSTMClassifier`, :class:`~sklstm.LSTMRegressor`,
-    :class:`~sklstm.TextSequencer` and :class:`~sklearn.pipeline.Pipeline`
+    :class:`~sklstm.LSTMLanguageModel`, :class:`~sklstm.TextSequencer` and :class:`~sklearn.pipeline.Pipeline`
     objects built from them and from scikit-learn parts (the latter through
     `skops <https://skops.readthedocs.io>`_), fitted or not. The file is a zip
     archive of JSON (hyperparameters, fitted attributes, versions) and NumPy

@@ -53,12 +53,9 @@ _SPLIT_BLOCK = 8192
 
 
 class _Tokens(NamedTuple):
-    """The tokens of a list of documents, as ``TextSequencer._tokenize`` gives them.
-
-    ``types`` holds the distinct tokens in order of first appearance;
-    ``codes`` has one entry per token of the documents, in order: the token's
-    index in ``types``; ``lengths`` is each document's number of tokens.
-    """
+    """The tokens of documents (``TextSequencer._tokenize``): ``types``, the
+    distinct tokens by first appearance; ``codes``, each token's index in
+    ``types``, in order; ``lengths``, each document's number of tokens."""
 
     types: list
     codes: np.ndarray
@@ -381,29 +378,32 @@ class TextSequencer(
 
     # --- fitting ---------------------------------------------------------------
     def _learn(self, tokens: _Tokens):
-        """Learn the vocabulary; return it and the token ids.
-
-        Ranking is by decreasing count, ties by first appearance (the order
-        of ``tokens.types``).
-        """
+        """Learn the vocabulary; return it and the token ids."""
         counts = np.bincount(tokens.codes, minlength=len(tokens.types))
+        vocabulary, id_of_type = self._select(tokens.types, counts)
+        return vocabulary, id_of_type[tokens.codes]
+
+    def _select(self, types: list, counts: np.ndarray):
+        """The vocabulary from each type's count, and each type's id (OOV: 1).
+
+        By decreasing count, ties by first appearance (the order of ``types``).
+        """
         distinct = np.flatnonzero(counts)
         freq = counts[distinct]
         order = np.argsort(-freq, kind="stable")
         distinct, freq = distinct[order], freq[order]
         min_count = self.min_frequency
         if isinstance(min_count, Real) and not isinstance(min_count, Integral):
-            min_count = min_count * len(tokens.codes)
+            min_count = min_count * int(counts.sum())
         selected = distinct[freq >= min_count][: self.max_features]
         n_ids = len(selected) + FIRST_TOKEN_ID
         dtype = np.int32 if n_ids <= np.iinfo(np.int32).max else np.int64
-        id_of_type = np.full(len(tokens.types), OOV_ID, dtype=dtype)
+        id_of_type = np.full(len(types), OOV_ID, dtype=dtype)
         id_of_type[selected] = np.arange(FIRST_TOKEN_ID, n_ids, dtype=dtype)
-        types = tokens.types
         vocabulary = {
             types[i]: int(i_id) for i, i_id in zip(selected, id_of_type[selected])
         }
-        return vocabulary, id_of_type[tokens.codes]
+        return vocabulary, id_of_type
 
     def _fit(self, docs: list):
         """Fit on documents; return their token ids and lengths."""
@@ -480,6 +480,30 @@ class TextSequencer(
         check_is_fitted(self)
         tokens = self._tokenize(_check_texts(X, fitting=False))
         return self._pad(self._ids(tokens), tokens.lengths)
+
+    # --- streaming: a language model's corpus, a block of documents at a time ---
+    def _count_tokens(self, docs: list, counts: dict) -> None:
+        """Add the token counts of ``docs`` to ``counts`` (first appearance order)."""
+        tokens = self._tokenize(docs)
+        n = np.bincount(tokens.codes, minlength=len(tokens.types)).tolist()
+        counts.update({tok: counts.get(tok, 0) + c for tok, c in zip(tokens.types, n)})
+
+    def _fit_counts(self, counts: dict):
+        """Learn from counts gathered block by block what ``fit`` learns from
+        the whole corpus (``max_len_``: ``max_len`` or 1)."""
+        n = np.fromiter(counts.values(), np.int64, len(counts))
+        self.vocabulary_ = (
+            _check_vocabulary(self.vocabulary)
+            if self.vocabulary is not None
+            else self._select(list(counts), n)[0]
+        )
+        self.max_len_ = int(self.max_len) if self.max_len is not None else 1
+        return self
+
+    def _flat_ids(self, docs: list):
+        """``(ids, lengths)``: the documents' ids one after the other, unpadded."""
+        tokens = self._tokenize(docs)
+        return self._ids(tokens), tokens.lengths
 
     def _ids(self, tokens: _Tokens) -> np.ndarray:
         """Vocabulary ids of the tokens (out-of-vocabulary: 1)."""

@@ -45,6 +45,8 @@ LAYERS = {
     "sklstm._module": 2,
     "sklstm._members": 2,
     "sklstm._long_format": 2,
+    "sklstm._lm_data": 2,
+    "sklstm._lm_module": 2,
     # 3: building, training and running the skorch net
     "sklstm._net": 3,
     "sklstm._callbacks": 3,
@@ -54,10 +56,15 @@ LAYERS = {
     "sklstm._accelerate": 3,
     "sklstm._inference": 3,
     "sklstm._attribution": 3,
+    "sklstm._lm_training": 3,
+    "sklstm._lm_checkpoint": 3,
     # 4: the estimators
     "sklstm._base": 4,
     "sklstm._classifier": 4,
     "sklstm._regressor": 4,
+    "sklstm._language_model": 4,
+    "sklstm._pretrained": 4,
+    "sklstm._parameters": 4,
     # 5: what works on fitted estimators
     "sklstm._model_file": 5,
     "sklstm._save": 5,
@@ -73,6 +80,7 @@ LAYERS = {
     "sklstm.datasets": 5,
     "sklstm.datasets._loaders": 5,
     "sklstm.datasets._ts": 5,
+    "sklstm.datasets._text_files": 5,
     # 6: the public surface
     "sklstm": 6,
     "sklstm.__main__": 6,
@@ -98,7 +106,13 @@ SAME_LAYER = {
     ("sklstm._inference", "sklstm._batching"),
     ("sklstm._attribution", "sklstm._batching"),
     ("sklstm._attribution", "sklstm._inference"),
+    ("sklstm._lm_module", "sklstm._module"),
     ("sklstm._classifier", "sklstm._base"),
+    ("sklstm._base", "sklstm._language_model"),
+    ("sklstm._base", "sklstm._pretrained"),
+    ("sklstm._base", "sklstm._parameters"),
+    ("sklstm._parameters", "sklstm._language_model"),
+    ("sklstm._pretrained", "sklstm._language_model"),
     ("sklstm._regressor", "sklstm._base"),
     ("sklstm._save", "sklstm._model_file"),
     ("sklstm._explain", "sklstm._explain_plot"),
@@ -107,6 +121,7 @@ SAME_LAYER = {
     ("sklstm._load_net", "sklstm._model_file"),
     ("sklstm.datasets", "sklstm.datasets._loaders"),
     ("sklstm.datasets", "sklstm.datasets._ts"),
+    ("sklstm.datasets", "sklstm.datasets._text_files"),
 }
 
 #: third-party packages a module must not import, by what the module is
@@ -123,6 +138,8 @@ FORBIDDEN = {
     "sklstm._patching": {"sklearn", "skorch"},
     "sklstm._module": {"sklearn", "skorch"},
     "sklstm._members": {"sklearn", "skorch"},
+    "sklstm._lm_module": {"sklearn", "skorch"},
+    "sklstm._lm_data": {"torch", "sklearn", "skorch"},
     "sklstm._ids": {"numpy", "torch", "sklearn", "skorch"},
     "sklstm._leakage": {"torch", "sklearn", "skorch"},
     "sklstm._precision": {"sklearn", "skorch"},

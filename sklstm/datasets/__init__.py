@@ -5,6 +5,8 @@
   CC BY 4.0).
 * :func:`load_waimai_reviews`: Chinese food-delivery reviews, read from a local
   ``shared/datasets`` folder only (no license to redistribute).
+* :class:`TextLines`: a text file's lines as documents, re-read on every
+  iteration (corpora for :class:`~sklstm.LSTMLanguageModel`).
 """
 
 from sklstm.datasets._loaders import (
@@ -13,9 +15,11 @@ from sklstm.datasets._loaders import (
     load_waimai_reviews,
     shared_datasets_dir,
 )
+from sklstm.datasets._text_files import TextLines
 from sklstm.datasets._ts import from_channels_first, load_ts_file
 
 __all__ = [
+    "TextLines",
     "from_channels_first",
     "load_ts_file",
     "load_financial_tweets",
