@@ -1,6 +1,6 @@
 """What the estimators' ``"auto"`` settings resolve to.
 
-``benchmarks/ts_defaults_study.py`` measured these on GunPoint, BasicMotions
+``benchmarks/studies/ts_defaults_study.py`` measured these on GunPoint, BasicMotions
 and JapaneseVowels without hurting text. ``early_stopping="auto"`` is decided
 in :mod:`sklstm._early_stopping`. Pure Python.
 """
@@ -41,7 +41,7 @@ AUTO_DROPOUT = {"tokens": 0.2, "numeric": 0.5}
 AUTO_EMBEDDING_DIM = 128
 #: n_members="auto": token input trains this many members ...
 AUTO_MEMBERS = 3
-#: ... of this hidden size and embedding width each (benchmarks/training_study.py:
+#: ... of this hidden size and embedding width each (benchmarks/studies/training_study.py:
 #: three such members beat one network of the single-network sizes on the
 #: validation carves of the tweets, UCI sentences and waimai_10k)
 AUTO_MEMBER_SIZE = 64
@@ -92,7 +92,7 @@ def resolve_patch(patch_size, kind: str, max_length: int) -> tuple[int, int]:
 
 #: pooling="auto": token ids, series read in patches, other series (token
 #: ids: the last state, mean and maximum side by side, chosen on the
-#: validation carves of benchmarks/training_study.py, docs/accuracy.rst)
+#: validation carves of benchmarks/studies/training_study.py, docs/accuracy.rst)
 AUTO_POOLING = {"tokens": "concat", "patched": "mean", "numeric": "last"}
 
 

@@ -40,10 +40,10 @@ that swaps sklstm's early-stopping callback; it relies on the private
 
 Run (from the repository root)::
 
-    python benchmarks/ts_defaults_study.py                       # old, new, defaults
-    python benchmarks/ts_defaults_study.py --configs old new --seeds 0 1 2 3 4
-    python benchmarks/ts_defaults_study.py --grid pooling=last,mean lr=1e-3,3e-3
-    python benchmarks/ts_defaults_study.py --jobs 8 --text       # + tweets
+    python benchmarks/studies/ts_defaults_study.py                       # old, new, defaults
+    python benchmarks/studies/ts_defaults_study.py --configs old new --seeds 0 1 2 3 4
+    python benchmarks/studies/ts_defaults_study.py --grid pooling=last,mean lr=1e-3,3e-3
+    python benchmarks/studies/ts_defaults_study.py --jobs 8 --text       # + tweets
 
 ``--jobs N`` runs fits in N processes with one torch thread each (timings
 then assume N free cores); the default is one process. Data come from
@@ -65,7 +65,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np  # noqa: E402
 

@@ -34,7 +34,7 @@ out of each set's training part with ``random_state=seed``; the estimator's
 
 Run from the repository root::
 
-    python benchmarks/subword_study.py --sets sentences tweets waimai \\
+    python benchmarks/studies/subword_study.py --sets sentences tweets waimai \\
         --seeds 0 1 2 --variants default tfidf backoff3 spm8k
 """
 
@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from sklearn.model_selection import StratifiedKFold, train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402

@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    python benchmarks/regularisation_study.py --variant adversarial --eps 0.1
-    python benchmarks/regularisation_study.py --variant mixup --alpha 1.0 --seeds 0 1 2
+    python benchmarks/studies/regularisation_study.py --variant adversarial --eps 0.1
+    python benchmarks/studies/regularisation_study.py --variant mixup --alpha 1.0 --seeds 0 1 2
 
 Both change the training step of the built-in members (``training_study.py``'s
 ``members`` variant: three small networks, last state, hard labels, as the

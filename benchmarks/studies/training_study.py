@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    python benchmarks/training_study.py --sets tweets sentences --seeds 0 1 2
-    python benchmarks/training_study.py --variants default small small_x3 --jsonl runs.jsonl
+    python benchmarks/studies/training_study.py --sets tweets sentences --seeds 0 1 2
+    python benchmarks/studies/training_study.py --variants default small small_x3 --jsonl runs.jsonl
 
 Never on the evaluation splits: each set's training part (as
 ``bench_accuracy.py`` loads it) is carved into a stratified 80% to fit on and
@@ -31,8 +31,9 @@ from pathlib import Path
 import numpy as np
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, _HERE)
-sys.path.insert(0, os.path.dirname(_HERE))
+_BENCHMARKS = os.path.dirname(_HERE)
+sys.path.insert(0, _BENCHMARKS)  # bench_accuracy
+sys.path.insert(0, os.path.dirname(_BENCHMARKS))  # this checkout
 
 import bench_accuracy as ba  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402

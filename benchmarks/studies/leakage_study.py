@@ -1,6 +1,6 @@
 """Ablation: the early-stopping split with and without grouped phrases.
 
-Run: ``python benchmarks/leakage_study.py sst2 0`` (sets: sst2, tweets; seeds
+Run: ``python benchmarks/studies/leakage_study.py sst2 0`` (sets: sst2, tweets; seeds
 comma-separated). Fits the default pipeline twice per seed on the official
 split: as sklstm does by default (repeated sequences and phrases cut from a
 longer one stay on its side of the early-stopping split, see
@@ -17,7 +17,7 @@ import numpy as np
 
 
 def main(argv=None) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
     from bench_accuracy import _sentences, _sms, _sst2, _tweets, _waimai
     from sklearn.pipeline import make_pipeline
 
