@@ -13,7 +13,8 @@ Three tables, side by side:
    of ``LSTMRegressor.predict_interval`` on Covid3Month (train -> test;
    140 training series, so ``calibration="cv"``) and on a synthetic
    heteroscedastic task (2000 training series, the default ``"auto"``:
-   split conformal on the early-stopping split).
+   split conformal on the early-stopping split; and ``"cv"``, with early
+   stopping still on: every one of the 2000 series scored out of fold).
 3. Forecasting: rolling origins (``TimeSeriesSplit``) on Airline (12 months
    ahead, modelled as the yearly log growth, as in the Airline gallery
    example) and Uschange (consumption, 8 quarters ahead); a direct LSTM
@@ -176,19 +177,22 @@ def regress(data, log=print) -> list:
     for task, method, X, y, Xt, yt in (
         ("Covid3Month", "cv", X_tr, y_tr, X_te, y_te),
         ("heteroscedastic", "auto", X_h, y_h, X_ht, y_ht),
+        ("heteroscedastic", "cv", X_h, y_h, X_ht, y_ht),
     ):
         start = time.perf_counter()
         model = LSTMRegressor(calibration=method, random_state=0).fit(X, y)
         seconds = time.perf_counter() - start
         intervals = {c: model.predict_interval(Xt, coverage=c) for c in COVERAGES}
         rows.append(_coverage_row(task, method, yt, intervals, seconds))
+        rows[-1]["scores"] = len(model.conformity_scores_)
         log(_fmt_cov(rows[-1]))
     return rows
 
 
 def _fmt_cov(r) -> str:
     parts = [f"{c:.0%}: cover {r[c][0]:.3f} width {r[c][1]:.4g}" for c in COVERAGES]
-    return f"{r['task']} {r['method']}: " + "; ".join(parts) + f" ({r['s']:.0f} s)"
+    scored = f", {r['scores']} scores" if "scores" in r else ""
+    return f"{r['task']} {r['method']}: {'; '.join(parts)} ({r['s']:.0f} s{scored})"
 
 
 def cov_table(rows) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 from sklearn.metrics import accuracy_score, classification_report
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -33,7 +32,8 @@ def run_tweets(random_state: int, verbose: int) -> float:
     valid = load_financial_tweets(subset="valid")
     print(
         f"Twitter financial news sentiment: {len(train.data)} training and "
-        f"{len(valid.data)} validation tweets, classes {list(train.target_names)}"
+        f"{len(valid.data)} validation tweets, classes "
+        f"{', '.join(map(str, train.target_names))}"
     )
     model = _pipeline(random_state, verbose)
     start = time.perf_counter()
@@ -77,7 +77,8 @@ def run_sentences(random_state: int, verbose: int) -> float:
     start = time.perf_counter()
     scores = cross_val_score(_pipeline(random_state, verbose), X, y, cv=cv)
     print(
-        f"5 fits: {time.perf_counter() - start:.1f} s; fold accuracies {np.round(scores, 3)}"
+        f"5 fits: {time.perf_counter() - start:.1f} s; fold accuracies "
+        f"{', '.join(f'{s:.3f}' for s in scores)}"
     )
     base = cross_val_score(text_baseline(), X, y, cv=cv)
     print(f"mean CV accuracy: {scores.mean():.4f}")
@@ -101,7 +102,13 @@ def main(argv=None) -> None:
         "sentences, 5-fold CV",
     )
     parser.add_argument("--random-state", type=int, default=0)
-    parser.add_argument("--verbose", type=int, default=0, help="1: per-epoch table")
+    parser.add_argument(
+        "--verbose",
+        type=int,
+        default=1,
+        help="the estimator's verbose: 1 (default) prints a line per epoch while "
+        "it trains, 2 adds a progress bar over batches, 0 is quiet",
+    )
     args = parser.parse_args(argv)
     if args.dataset == "tweets":
         run_tweets(args.random_state, args.verbose)

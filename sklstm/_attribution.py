@@ -26,13 +26,16 @@ what is attributed (``readout``) is the caller's choice.
 A trained recurrent network can also switch almost abruptly somewhere on the
 path (a latch that flips), which no fixed number of nodes integrates. Rows
 whose attributions miss ``f(x) - f(baseline)`` by more than ``refine_rtol``
-are integrated again, alone, by adaptive bisection: each segment of the path
-is integrated with ``REFINE_NODES`` Gauss-Legendre nodes and compared with
-the exact change of ``f`` over it (forward passes at its ends); the segment
+are integrated again by adaptive bisection: each segment of the path is
+integrated with ``REFINE_NODES`` Gauss-Legendre nodes and compared with the
+exact change of ``f`` over it (``f`` at its ends); the segment
 that misses most is halved next, until the misses add up to the tolerance or
 there are ``REFINE_SEGMENTS`` segments. The jump is thus located and
 integrated where it happens; the result is kept only where it adds up better
-than the fixed rule's. This runs for the failing rows only, one at a time.
+than the fixed rule's. This runs for the failing rows only, all of them
+bisected together in lockstep: a round is one pass whether one row refines or
+many (one row at a time, two passes per round, the 14 rows refined of 200
+short documents took 490 passes and longer than the fixed rule for all 200).
 """
 
 from __future__ import annotations
@@ -207,91 +210,141 @@ def integrated_gradients(
         if refine_rtol is not None:
             sums = np.array([a.sum() for a in attributions])
             delta = outputs - baseline_outputs
-            bad = np.abs(sums - delta) > refine_rtol * np.abs(delta) + 1e-7
-            for i in np.flatnonzero(bad):
-                xb, _ = ds.batch(np.array([i]))
-                refined, error = _bisected(
+            miss = np.abs(sums - delta)
+            bad = np.flatnonzero(miss > refine_rtol * np.abs(delta) + 1e-7)
+            # the failing rows are refined together, in passes of the fixed
+            # rule's size (a round holds two segments' nodes and a midpoint
+            # of each row)
+            budget = _steps_per_pass(module, device) // (2 * REFINE_NODES + 1)
+            for group in _passes(seqs.lengths[bad], budget):
+                rows = bad[group]
+                xb, _ = ds.batch(rows)
+                refined, errors = _bisected(
                     module,
                     readout,
-                    xb["x"].to(device)[:, : seqs.lengths[i]],
+                    xb["x"].to(device),
                     xb["lengths"].to(device),
-                    tgt_all[i : i + 1],
-                    tol=refine_rtol * abs(delta[i]),
+                    tgt_all[torch.from_numpy(rows).to(device)],
+                    tol=refine_rtol * np.abs(delta[rows]),
                 )
-                if error < abs(sums[i] - delta[i]):  # never worse than before
-                    attributions[i] = refined
+                for i, attr, error in zip(rows, refined, errors):
+                    if error < miss[i]:  # never worse than before
+                        attributions[i] = attr
     return attributions, outputs, baseline_outputs
 
 
-def _bisected(module, readout, x, lengths, tgt, *, tol: float) -> np.ndarray:
-    """Integrated gradients of one sequence by adaptive bisection of the path.
+def _bisected(module, readout, x, lengths, tgt, *, tol: np.ndarray):
+    """Integrated gradients of a batch of rows by adaptive bisection of each path.
 
-    ``x`` holds the sequence at its own length (no padding). Returns the
-    attributions and how far their sum is from ``f(x) - f(baseline)``. Each
-    segment's quadrature is compared with the exact change of ``f`` over it;
-    the segment that misses most is halved next, until the misses add up to
-    at most ``tol`` or there are ``REFINE_SEGMENTS`` segments. The cut whose
-    misses add up to least is returned.
+    ``x`` holds the rows padded to the longest (padding gets 0, as in the
+    fixed rule). Returns per row its attributions over its own length and how
+    far their sum is from ``f(x) - f(baseline)``. Each segment's quadrature
+    is compared with the exact change of ``f`` over it; each row's segment
+    that misses most is halved next, until the row's misses add up to at most
+    its ``tol`` or it has ``REFINE_SEGMENTS`` segments. The cut whose misses
+    add up to least is returned.
+
+    The rows are bisected in lockstep, one pass (a forward and a backward)
+    per round: it holds the quadrature nodes of both halves of every row
+    still refining and, in the same forward, ``f`` at their new midpoints.
     """
+    device = x.device
     nodes, w = gauss_legendre(REFINE_NODES)
-    nodes = torch.tensor(nodes, dtype=torch.float64, device=x.device)
-    w = torch.tensor(w, dtype=torch.float64, device=x.device)
+    nodes = torch.tensor(nodes, dtype=torch.float64, device=device)
+    w = torch.tensor(w, dtype=torch.float64, device=device)
     with torch.no_grad():
         inp, base = _input_and_baseline(module, x, lengths)
     delta = inp - base
 
-    def f(alphas):
-        with torch.no_grad():
-            path = base + alphas.float().view(-1, 1, 1) * delta
-            return readout(
-                _run(module, path, lengths.repeat(len(alphas))),
-                tgt.repeat(len(alphas)),
-            ).double()
-
-    def entries(segments):
-        """Heap entries of ``(a, b, f(a), f(b))`` segments, one pass for all."""
+    def one_pass(segments, points):
+        """Quadratures of ``segments`` ``(row, a, b)`` and ``f`` at ``points``
+        ``(row, alpha)``: one forward and one backward pass for all."""
         k = len(segments)
-        a = torch.tensor([s[0] for s in segments], dtype=torch.float64, device=x.device)
+        a = torch.tensor([s[1] for s in segments], dtype=torch.float64, device=device)
         width = torch.tensor(
-            [s[1] - s[0] for s in segments], dtype=torch.float64, device=x.device
+            [s[2] - s[1] for s in segments], dtype=torch.float64, device=device
         )
-        alphas = (a[:, None] + width[:, None] * nodes).reshape(-1)
-        path = base + alphas.float().view(-1, 1, 1) * delta
+        seg_rows = torch.tensor([s[0] for s in segments], device=device)
+        rows = torch.cat(
+            [
+                seg_rows.repeat_interleave(REFINE_NODES),
+                torch.tensor([p[0] for p in points], device=device),
+            ]
+        )
+        alphas = torch.cat(
+            [
+                (a[:, None] + width[:, None] * nodes).reshape(-1),
+                torch.tensor(
+                    [p[1] for p in points], dtype=torch.float64, device=device
+                ),
+            ]
+        )
+        path = base[rows] + alphas.float().view(-1, 1, 1) * delta[rows]
         path = path.requires_grad_(True)
-        n = k * REFINE_NODES
-        scores = readout(_run(module, path, lengths.repeat(n)), tgt.repeat(n))
+        scores = readout(_run(module, path, lengths[rows]), tgt[rows])
         weights = (width[:, None] * w).reshape(-1)
-        (grad,) = torch.autograd.grad((scores * weights).sum(), path)
-        parts = delta * grad.view(k, REFINE_NODES, *delta.shape[1:]).sum(1)
-        out = []
-        for (lo, hi, f_lo, f_hi), part in zip(segments, parts.double()):
-            miss = abs(float(part.sum()) - (f_hi - f_lo))
-            out.append((-miss, lo, hi, f_lo, f_hi, part))
-        return out
+        (grad,) = torch.autograd.grad(
+            (scores[: k * REFINE_NODES] * weights).sum(), path
+        )
+        grad = grad[: k * REFINE_NODES].view(k, REFINE_NODES, *delta.shape[1:])
+        parts = (delta[seg_rows] * grad.sum(1)).double()
+        return parts, scores[k * REFINE_NODES :].detach().double().tolist()
 
-    ends = f(torch.tensor([0.0, 1.0], dtype=torch.float64, device=x.device))
-    heap = entries([(0.0, 1.0, float(ends[0]), float(ends[1]))])
-    miss = -sum(e[0] for e in heap)
-    best = (miss, sum(e[5] for e in heap))
-    # the segment that misses most is halved first (both halves in one pass),
-    # until the misses add up to less than the tolerance or the budget is
-    # spent; halving can also raise the misses (two coarse estimates for one),
-    # so the cut with the smallest total miss seen is what is returned
-    while miss > tol and len(heap) < REFINE_SEGMENTS:
-        _, a, b, fa, fb, _ = heapq.heappop(heap)
-        m = (a + b) / 2
-        fm = float(f(torch.tensor([m], dtype=torch.float64, device=x.device))[0])
-        for e in entries([(a, m, fa, fm), (m, b, fm, fb)]):
-            heapq.heappush(heap, e)
-        miss = -sum(e[0] for e in heap)
-        if miss < best[0]:
-            best = (miss, sum(e[5] for e in heap))
-    total = best[1]
-    # the completeness error of the result (at most the segments' misses)
-    error = abs(float(total.sum()) - float(ends[1] - ends[0]))
-    if module.embedding is not None:
-        total = total.sum(1)
-    return total.cpu().numpy(), error
+    def entries(bounds, parts):
+        """Heap entries of segments ``(a, b, f(a), f(b))`` with their parts."""
+        totals = parts.reshape(len(bounds), -1).sum(1).tolist()
+        return [
+            (-abs(total - (f_hi - f_lo)), lo, hi, f_lo, f_hi, part)
+            for (lo, hi, f_lo, f_hi), part, total in zip(bounds, parts, totals)
+        ]
+
+    n = len(x)
+    ends = [(i, alpha) for alpha in (0.0, 1.0) for i in range(n)]
+    parts, f_ends = one_pass([(i, 0.0, 1.0) for i in range(n)], ends)
+    f0, f1 = f_ends[:n], f_ends[n:]
+    heaps = [[e] for e in entries([(0.0, 1.0, *f) for f in zip(f0, f1)], parts)]
+    misses = [-h[0][0] for h in heaps]
+    best = [(misses[i], heaps[i][0][5]) for i in range(n)]
+    # each row halves the segment that misses most, until its misses add up
+    # to less than its tolerance or its budget is spent; halving can also
+    # raise the misses (two coarse estimates for one), so the cut with the
+    # smallest total miss seen is what is returned
+    while True:
+        active = [
+            i
+            for i in range(n)
+            if misses[i] > tol[i] and len(heaps[i]) < REFINE_SEGMENTS
+        ]
+        if not active:
+            break
+        worst = [heapq.heappop(heaps[i]) for i in active]
+        mids = [(e[1] + e[2]) / 2 for e in worst]
+        halves = [
+            (i, lo, hi)
+            for i, (_, a, b, *_), m in zip(active, worst, mids)
+            for lo, hi in ((a, m), (m, b))
+        ]
+        parts, f_mid = one_pass(halves, list(zip(active, mids)))
+        bounds = [
+            half
+            for (_, a, b, fa, fb, _), m, fm in zip(worst, mids, f_mid)
+            for half in ((a, m, fa, fm), (m, b, fm, fb))
+        ]
+        for (i, *_), e in zip(halves, entries(bounds, parts)):
+            heapq.heappush(heaps[i], e)
+        for i in active:
+            misses[i] = -sum(e[0] for e in heaps[i])
+            if misses[i] < best[i][0]:
+                best[i] = (misses[i], sum(e[5] for e in heaps[i]))
+    refined, errors = [], []
+    for i in range(n):
+        total = best[i][1][: int(lengths[i])]
+        # the completeness error of the result (at most the segments' misses)
+        errors.append(abs(float(total.sum()) - (f1[i] - f0[i])))
+        if module.embedding is not None:
+            total = total.sum(1)
+        refined.append(total.cpu().numpy())
+    return refined, errors
 
 
 def _steps_per_pass(module, device: torch.device) -> int:

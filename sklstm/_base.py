@@ -274,8 +274,10 @@ class _BaseLSTM(
         method = calibration_method(
             self.calibration, early, self._AUTO_CALIBRATION, partial=partial
         )
-        # calibration on a split of its own when early stopping has none
-        held_out = early or self._CALIBRATIONS.get(method, False)
+        # a split method scores early stopping's split, or holds out one of its
+        # own; any other method (regression's "cv") scores folds, early or not
+        split_method = self._CALIBRATIONS.get(method, False)
+        held_out = early or split_method
         train_idx = valid_idx = None
         if held_out:
             train_idx, valid_idx = validation_split(
@@ -334,7 +336,7 @@ class _BaseLSTM(
                 setattr(self, k, v)
         for k, v in history_attributes(net.history, early).items():
             setattr(self, k, v)
-        if method is not None and held_out:
+        if split_method:
             held = Sequences(seqs.data[valid_idx], seqs.lengths[valid_idx], seqs.kind)
             outputs = self._outputs(held)
             w = None if weights is None else weights[valid_idx]

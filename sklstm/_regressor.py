@@ -74,7 +74,8 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         residuals of 5 extra fits on 5 contiguous folds of the rows, in
         their order, as ``cross_val_predict`` (for small data:
         every sample is scored and the model trains on all of them; the
-        fit costs six times as much). ``"auto"``: ``"split"`` when early
+        fit costs six times as much; with early stopping on, each fit stops
+        on a split of its own). ``"auto"``: ``"split"`` when early
         stopping is on, none otherwise. None: no intervals. ``predict`` is
         the same either way; ``partial_fit`` does not calibrate. See
         :ref:`uncertainty`.

@@ -118,6 +118,23 @@ def test_cv_scores_every_sample_and_keeps_predict():
     assert np.all(upper - lower > 0)
 
 
+@pytest.mark.parametrize("early_stopping", [True, False])
+@pytest.mark.parametrize("method, n_scores", [("split", 12), ("cv", 120)])
+def test_each_method_with_early_stopping_on_and_off(early_stopping, method, n_scores):
+    """calibration="cv" scores every sample out of fold even when early
+    stopping holds out a split of its own; "split" scores the held-out 10%
+    either way."""
+    rng = np.random.default_rng(0)
+    X, y = _hetero(rng, 120)
+    model = LSTMRegressor(
+        **TINY, max_epochs=2, calibration=method, early_stopping=early_stopping
+    ).fit(X, y)
+    assert model.conformity_scores_.shape == (n_scores, 1)
+    assert (model.validation_scores_ is not None) == early_stopping
+    if method == "cv":
+        assert model._calibration_rows is None
+
+
 def test_split_without_early_stopping_holds_out_its_own_rows():
     rng = np.random.default_rng(0)
     X, y = _hetero(rng, 200)

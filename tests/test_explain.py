@@ -351,14 +351,51 @@ def test_abrupt_path_is_repaired_by_bisection():
 
     row = int(np.argmax(np.abs(sums - (values - base))))
     xb, _ = SequenceDataset(seqs, n_tokens=None).batch(np.array([row]))
-    refined, error = _bisected(
+    (refined,), (error,) = _bisected(
         clf.net_.module_.eval(),
         _readout(clf),
         xb["x"],
         xb["lengths"],
         torch.tensor([idx[row]]),
-        tol=1e-4 * abs(values[row] - base[row]),
+        tol=np.array([1e-4 * abs(values[row] - base[row])]),
     )
     delta = values[row] - base[row]
     assert error == pytest.approx(abs(refined.sum() - delta), abs=1e-6)
     assert error < abs(sums[row] - delta)
+
+
+def test_failing_rows_are_refined_together(monkeypatch):
+    # the bisection refines every failing row in the same passes: refining
+    # many rows takes no more passes than one row's budget (one pass, then
+    # one per halving), where one row at a time took two, then two per
+    # halving, for each row
+    from sklstm._attribution import REFINE_SEGMENTS, integrated_gradients
+    from sklstm._explain import _readout
+    from sklstm._validation import check_sequences
+
+    clf = _planted_series_model("last")
+    Xt = _planted_series(40, seed=1)[0]
+    seqs, _, _ = check_sequences(clf, Xt, reset=False, fitted=clf._input_spec())
+    module = clf.net_.module_
+    idx = np.searchsorted(clf.classes_, clf.predict(Xt))
+    passes = []
+    run = sklstm._attribution._run
+    monkeypatch.setattr(
+        sklstm._attribution,
+        "_run",
+        lambda module, h, lengths: passes.append(len(h)) or run(module, h, lengths),
+    )
+    fixed, values, base = integrated_gradients(
+        module, seqs, _readout(clf), idx, n_tokens=None
+    )
+    n_fixed = len(passes)
+    sums = np.array([a.sum() for a in fixed])
+    failing = np.abs(sums - (values - base)) > 5e-3 * np.abs(values - base) + 1e-7
+    assert failing.sum() >= 3  # several rows to refine: the test is not vacuous
+    refined, *_ = integrated_gradients(
+        module, seqs, _readout(clf), idx, n_tokens=None, refine_rtol=5e-3
+    )
+    assert len(passes) - 2 * n_fixed <= REFINE_SEGMENTS
+    for a, b, bad in zip(fixed, refined, failing):
+        if not bad:  # rows that add up are left as the fixed rule gave them
+            np.testing.assert_array_equal(a, b)

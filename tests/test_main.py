@@ -40,3 +40,17 @@ def test_main_job_prints_the_baseline_on_the_same_split(monkeypatch, capsys):
     )
     assert m, out
     assert abs(100 * (acc - float(m.group(1))) - float(m.group(2))) < 0.06
+
+
+def test_main_job_shows_progress_and_plain_class_names(monkeypatch, capsys):
+    # the estimator's own per-epoch lines while it trains (its verbose), and
+    # class names as text, not numpy reprs (np.str_('Bearish'))
+    monkeypatch.setattr(main_job, "load_financial_tweets", _small)
+    monkeypatch.setattr(main_job, "_pipeline", _tiny_pipeline)
+    main_job.main([])
+    out = capsys.readouterr().out
+    assert "classes Bearish, Bullish, Neutral\n" in out
+    assert "np.str_" not in out
+    assert re.search(r"epoch +train_loss +valid_loss", out), out
+    main_job.main(["--verbose", "0"])
+    assert "train_loss" not in capsys.readouterr().out
