@@ -232,7 +232,11 @@ class Trainer:
             if acc is not None and acc.num_processes > 1:
                 n *= acc.num_processes  # the same batch size on every process
             p.tokens += n
-        value = float(loss.detach())
+        value = loss.detach()
+        if acc is not None and acc.num_processes > 1:
+            # every process records the mean loss of all processes' batches
+            value = acc.reduce(value, reduction="mean")
+        value = float(value)
         self._report_losses.append(value)
         p.loss_sum += value
         p.loss_steps += 1

@@ -12,6 +12,7 @@ import pickle
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -25,6 +26,8 @@ pytest.importorskip(
 from accelerate import Accelerator  # noqa: E402
 
 import sklstm  # noqa: E402
+import torch  # noqa: E402
+
 from sklstm import LSTMClassifier, LSTMRegressor  # noqa: E402
 
 SMALL = dict(hidden_size=8, embedding_dim=8, batch_size=16, lr=1e-2)
@@ -323,3 +326,101 @@ def test_two_processes_share_batches_and_stop_together(tmp_path):
     assert "in epoch 2" in r0["nan_error"]
     assert r0["nan_error"] == r1["nan_error"]
     assert not r0["reg_fitted"] and not r1["reg_fitted"]
+
+
+# --- the language model through an accelerator ------------------------------------
+LM_SETTINGS = dict(embedding_dim=8, hidden_size=8, bptt=10, batch_size=4, lr=1e-2)
+
+
+def _lm_corpus(n=120):
+    rng = np.random.default_rng(0)
+    words = ["the", "film", "plot", "was", "good", "bad", "."]
+    return [" ".join(rng.choice(words, size=rng.integers(4, 12))) for _ in range(n)]
+
+
+def test_language_model_single_process_equals_plain_fit(accelerator):
+    corpus = _lm_corpus()
+    plain = sklstm.LSTMLanguageModel(**LM_SETTINGS, random_state=0).fit(corpus)
+    acc = sklstm.LSTMLanguageModel(
+        **LM_SETTINGS, random_state=0, accelerator=accelerator, device="auto"
+    ).fit(corpus)
+    assert acc.loss_curve_ == plain.loss_curve_
+    for k, v in plain.module_.state_dict().items():
+        assert torch.equal(acc.module_.state_dict()[k], v)
+    assert acc.accelerator is accelerator
+    assert sklstm.load(_saved(acc, Path(tempfile.mkdtemp()))).accelerator is None
+
+
+LM_WORKER = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    from accelerate import Accelerator
+    from sklstm import LSTMLanguageModel
+
+    rng = np.random.default_rng(0)
+    words = ["the", "film", "plot", "was", "good", "bad", "."]
+    corpus = [" ".join(rng.choice(words, size=rng.integers(4, 12))) for _ in range(300)]
+    out = sys.argv[1]
+    acc = Accelerator(cpu=True)
+    lm = LSTMLanguageModel(
+        embedding_dim=8, hidden_size=8, bptt=10, batch_size=4, lr=1e-2,
+        max_epochs=2, random_state=None, accelerator=acc, device="auto",
+        checkpoint=f"{out}/lm.ckpt",
+    ).fit(corpus)
+    result = dict(
+        rank=acc.process_index,
+        steps=lm.n_steps_,
+        tokens=lm.n_tokens_seen_,
+        loss_curve=lm.loss_curve_,
+        weights=[v.double().sum().item() for v in lm.module_.state_dict().values()],
+        score=lm.score(corpus[:50]),
+    )
+    with open(f"{out}/lm{acc.process_index}.json", "w") as f:
+        json.dump(result, f)
+    """
+)
+
+
+def test_language_model_in_two_processes(tmp_path):
+    script = tmp_path / "lm_worker.py"
+    script.write_text(LM_WORKER)
+    env = dict(os.environ)
+    env.update(
+        HF_HOME=str(tmp_path / "hf"),
+        ACCELERATE_CONFIG_FILE=str(tmp_path / "no_config.yaml"),
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(
+            [str(Path(sklstm.__file__).parents[1]), env.get("PYTHONPATH", "")]
+        ),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes=2",
+        "--num_machines=1",
+        "--mixed_precision=no",
+        "--dynamo_backend=no",
+        f"--main_process_port={_free_port()}",
+        str(script),
+        str(tmp_path),
+    ]
+    proc = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    r0, r1 = (json.loads((tmp_path / f"lm{i}.json").read_text()) for i in (0, 1))
+    # each process took its share of the batches, in step with the other
+    assert r0["steps"] == r1["steps"] > 0
+    assert r0["weights"] == r1["weights"]
+    assert r0["loss_curve"] == r1["loss_curve"]
+    assert r0["score"] == r1["score"]
+    # a single process on the same corpus takes about twice the steps
+    alone = sklstm.LSTMLanguageModel(
+        embedding_dim=8, hidden_size=8, bptt=10, batch_size=4, max_epochs=2
+    ).fit(_lm_corpus(300))
+    assert alone.n_steps_ == pytest.approx(2 * r0["steps"], abs=4)
+    # the main process wrote one checkpoint
+    assert (tmp_path / "lm.ckpt").exists()

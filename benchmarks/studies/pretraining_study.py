@@ -147,13 +147,21 @@ def run(name, variant, seed, lm):
         extra = {"epochs": model.n_iter_, "coverage": model.vocabulary_coverage_}
     fit_s = time.perf_counter() - start
     acc = float(np.mean(model.predict(X_val) == y_val))
-    return {"set": name, "variant": variant, "seed": seed, "acc": acc,
-            "fit_s": fit_s, **extra}
+    return {
+        "set": name,
+        "variant": variant,
+        "seed": seed,
+        "acc": acc,
+        "fit_s": fit_s,
+        **extra,
+    }
 
 
 def summary(rows) -> str:
-    lines = ["| set | variant | n | mean acc | vs pt | per seed | fit s | epochs |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| set | variant | n | mean acc | vs pt | per seed | fit s | epochs |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     by = {}
     for r in rows:
         by.setdefault((r["set"], r["variant"]), []).append(r)
