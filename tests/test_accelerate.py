@@ -23,11 +23,10 @@ from sklearn.base import clone
 pytest.importorskip(
     "accelerate", reason="accelerate is optional (sklstm[accelerate], test extra)"
 )
+import torch  # noqa: E402
 from accelerate import Accelerator  # noqa: E402
 
 import sklstm  # noqa: E402
-import torch  # noqa: E402
-
 from sklstm import LSTMClassifier, LSTMRegressor  # noqa: E402
 
 SMALL = dict(hidden_size=8, embedding_dim=8, batch_size=16, lr=1e-2)
