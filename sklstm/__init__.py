@@ -12,6 +12,7 @@ from sklstm._onnx import to_onnx
 from sklstm._plotting import plot_training_curves
 from sklstm._regressor import LSTMRegressor
 from sklstm._save import save
+from sklstm._shipped import pretrained_language_model
 from sklstm._text import TextSequencer
 from sklstm._version import __version__
 
@@ -31,6 +32,7 @@ __all__ = [
     "load_word_vectors",
     "make_windows",
     "plot_training_curves",
+    "pretrained_language_model",
     "to_long_format",
     "to_onnx",
     "__version__",

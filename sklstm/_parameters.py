@@ -47,7 +47,7 @@ PARAMETER_CONSTRAINTS: dict = {
     "token_dropout": [Interval(Real, 0, 1, closed="left")],
     "embeddings": ["array-like", None],
     "freeze_embeddings": ["boolean"],
-    "pretrained": [LSTMLanguageModel, None],
+    "pretrained": [LSTMLanguageModel, StrOptions({"en"}), None],
     "lm_epochs": [Interval(Integral, 0, None, closed="left")],
     "scale_inputs": ["boolean"],
     "max_epochs": [

@@ -3,7 +3,7 @@
 What the estimators need from a fitted :class:`~sklstm.LSTMLanguageModel`:
 
 * the model itself: an instance, or the name of one shipped with sklstm
-  (:func:`check_pretrained`);
+  (:func:`check_pretrained`, :mod:`sklstm._shipped`);
 * its tokenizer and vocabulary, extended with the words of the task's
   training texts that it lacks (:func:`task_sequencer`), and the texts turned
   into token ids with them (:func:`text_ids`). The estimator tokenizes raw
@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklstm._ids import FIRST_TOKEN_ID, PAD_ID
 from sklstm._language_model import LSTMLanguageModel
+from sklstm._shipped import shipped
 from sklstm._text import _check_texts
 
 __all__ = [
@@ -65,6 +66,8 @@ def check_pretrained(pretrained) -> LSTMLanguageModel | None:
     """The fitted language model that ``pretrained`` names (None: none)."""
     if pretrained is None:
         return None
+    if isinstance(pretrained, str):
+        return shipped(pretrained)
     if isinstance(pretrained, LSTMLanguageModel):
         check_is_fitted(
             pretrained,
@@ -76,7 +79,8 @@ def check_pretrained(pretrained) -> LSTMLanguageModel | None:
         )
         return pretrained
     raise TypeError(
-        f"pretrained must be a fitted sklstm.LSTMLanguageModel or None, got "
+        f"pretrained must be a fitted sklstm.LSTMLanguageModel, the name of a "
+        f"shipped model ('en') or None, got "
         f"{type(pretrained).__module__}.{type(pretrained).__qualname__}."
     )
 

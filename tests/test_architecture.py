@@ -65,6 +65,7 @@ LAYERS = {
     "sklstm._language_model": 4,
     "sklstm._pretrained": 4,
     "sklstm._parameters": 4,
+    "sklstm._shipped": 4,
     # 5: what works on fitted estimators
     "sklstm._model_file": 5,
     "sklstm._save": 5,
@@ -113,6 +114,8 @@ SAME_LAYER = {
     ("sklstm._base", "sklstm._parameters"),
     ("sklstm._parameters", "sklstm._language_model"),
     ("sklstm._pretrained", "sklstm._language_model"),
+    ("sklstm._pretrained", "sklstm._shipped"),
+    ("sklstm._shipped", "sklstm._language_model"),
     ("sklstm._regressor", "sklstm._base"),
     ("sklstm._save", "sklstm._model_file"),
     ("sklstm._explain", "sklstm._explain_plot"),

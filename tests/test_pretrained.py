@@ -229,3 +229,70 @@ def test_joblib_pickle_and_safe_format(fitted, task, tmp_path):
         fitted.pretrained.module_.embedding.weight,
     )
     assert clone(loaded).pretrained is loaded.pretrained
+
+
+# --- models shipped with sklstm ------------------------------------------------------------
+@pytest.fixture
+def shipped_en(lm, tmp_path, monkeypatch):
+    """A small model written as a shipped file and registered as "en"."""
+    from sklstm import _shipped
+
+    path = tmp_path / "models" / "lm_en.npz"
+    path.parent.mkdir()
+    sha = _shipped.write_model_file(lm, path, card={"corpus": "tests"})
+    monkeypatch.setattr(_shipped, "_FOLDER", path.parent)
+    monkeypatch.setitem(_shipped.SHIPPED, "en", ("lm_en.npz", sha))
+    _shipped._cached.cache_clear()
+    yield path
+    _shipped._cached.cache_clear()
+
+
+def test_a_shipped_model_file_reads_back_the_model(lm, shipped_en):
+    from sklstm import _shipped
+
+    loaded = _shipped.read_model_file(shipped_en, _shipped.SHIPPED["en"][1])
+    corpus = make_corpus(30, seed=3)
+    # float16 storage: the same model up to rounding
+    assert loaded.score(corpus) == pytest.approx(lm.score(corpus), abs=2e-3)
+    assert loaded.sequencer_.vocabulary_ == lm.sequencer_.vocabulary_
+    assert loaded.card_ == {"corpus": "tests"}
+
+
+def test_pretrained_en_trains_from_the_shipped_model(shipped_en, task):
+    texts, y = task
+    clf = LSTMClassifier(pretrained="en", **FT).fit(texts, y)
+    assert clf.predict(texts[:3]).shape == (3,)
+    assert clone(clf).pretrained == "en"
+    # a copy for the user: changing it leaves the shipped one alone
+    mine = sklstm.pretrained_language_model("en")
+    mine.partial_fit(make_corpus(20))
+    assert mine is not sklstm.pretrained_language_model("en")
+
+
+def test_a_damaged_shipped_file_is_a_clear_error(shipped_en, task):
+    data = bytearray(shipped_en.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shipped_en.write_bytes(bytes(data))
+    texts, y = task
+    with pytest.raises(ValueError, match="does not match its checksum"):
+        LSTMClassifier(pretrained="en", **FT).fit(texts, y)
+
+
+def test_an_unknown_shipped_name_is_a_clear_error(task, monkeypatch):
+    from sklstm import _shipped
+
+    monkeypatch.delitem(_shipped.SHIPPED, "en", raising=False)
+    texts, y = task
+    with pytest.raises(ValueError, match="ships no language model named 'en'"):
+        LSTMClassifier(pretrained="en", **FT).fit(texts, y)
+
+
+def test_importing_sklstm_reads_no_model_file():
+    import subprocess
+    import sys
+
+    code = "import sklstm, sklstm._shipped as s; print(s._cached.cache_info().currsize)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "0"

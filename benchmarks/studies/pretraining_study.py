@@ -24,7 +24,10 @@ part) is carved into a stratified 80% to fit on and 20% to score, carve seed
 * ``pt_td0`` / ``pt_td10``: word dropout 0 / 0.1 (default 0.25);
 * ``pt_lm1``: the language model fine-tuned one epoch on the training texts;
 * ``pt_ep5`` / ``pt_ep20``: an epoch budget of 5 / 20 (default 10);
-* ``pt_nols``: no label smoothing.
+* ``pt_nols``: no label smoothing; ``pt_ep30``: 30 epochs;
+* ``pt_bs16`` / ``pt_bs32``: batches of 16 / 32 (default 64).
+
+Variants combine with ``+``: ``pt_flat+pt_const+pt_lr1e2``.
 
 The three ablations (``pt_flat``, ``pt_same_lr``, ``pt_const``) switch a part
 of the recipe off for the run by replacing a function of the library (study
@@ -70,33 +73,51 @@ SETTINGS = {
     "pt_ep5": {"max_epochs": 5},
     "pt_ep20": {"max_epochs": 20},
     "pt_nols": {"label_smoothing": 0.0},
+    "pt_ep30": {"max_epochs": 30},
+    "pt_bs16": {"batch_size": 16},
+    "pt_bs32": {"batch_size": 32},
 }
+
+
+#: the parts of the recipe a variant can switch off: (module, attribute,
+#: replacement)
+def _switches():
+    import sklstm._callbacks as cb
+    import sklstm._net as net
+
+    return {
+        "pt_flat": (cb._GradualUnfreezing, "on_epoch_begin", lambda s, n, **k: None),
+        "pt_same_lr": (net, "discriminative_groups", lambda kwargs, lr: []),
+        "pt_const": (cb.SlantedTriangular, "__call__", lambda self, step: 1.0),
+    }
 
 
 @contextlib.contextmanager
 def switched_off(variant: str):
-    """Study switches: one part of the fine-tuning recipe off for the run."""
-    import sklstm._callbacks as cb
-    import sklstm._net as net
+    """Study switches: parts of the fine-tuning recipe off for the run.
 
+    ``variant`` may combine several with ``+`` (``pt_flat+pt_const``).
+    """
+    switches = _switches()
     saved = []
-    if variant == "pt_flat":
-        saved.append((cb._GradualUnfreezing, "on_epoch_begin"))
-        original = cb._GradualUnfreezing.on_epoch_begin
-        cb._GradualUnfreezing.on_epoch_begin = lambda self, net, **kw: None
-    elif variant == "pt_same_lr":
-        saved.append((net, "discriminative_groups"))
-        original = net.discriminative_groups
-        net.discriminative_groups = lambda kwargs, lr: []
-    elif variant == "pt_const":
-        saved.append((cb.SlantedTriangular, "__call__"))
-        original = cb.SlantedTriangular.__call__
-        cb.SlantedTriangular.__call__ = lambda self, step: 1.0
+    for part in variant.split("+"):
+        if part in switches:
+            owner, name, replacement = switches[part]
+            saved.append((owner, name, getattr(owner, name)))
+            setattr(owner, name, replacement)
     try:
         yield
     finally:
-        for owner, name in saved:
+        for owner, name, original in reversed(saved):
             setattr(owner, name, original)
+
+
+def settings_of(variant: str) -> dict:
+    """The LSTMClassifier settings of a (possibly combined) variant."""
+    out = {}
+    for part in variant.split("+"):
+        out.update(SETTINGS.get(part, {}))
+    return out
 
 
 def load_lm(path: str):
@@ -141,7 +162,7 @@ def run(name, variant, seed, lm):
         model.fit(X_fit, y_fit)
         extra = {"epochs": model[-1].n_iter_}
     else:
-        model = LSTMClassifier(pretrained=lm, random_state=seed, **SETTINGS[variant])
+        model = LSTMClassifier(pretrained=lm, random_state=seed, **settings_of(variant))
         with switched_off(variant):
             model.fit(X_fit, y_fit)
         extra = {"epochs": model.n_iter_, "coverage": model.vocabulary_coverage_}
