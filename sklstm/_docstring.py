@@ -103,6 +103,30 @@ default="auto"
         Keep the embedding weights fixed during training (useful with
         ``embeddings`` on small data).
 
+    pretrained : LSTMLanguageModel, "en" or None, default=None
+        Start from a language model pre-trained on unlabelled text (ULMFiT,
+        Howard & Ruder 2018): a fitted :class:`~sklstm.LSTMLanguageModel`, or
+        ``"en"``, the English model shipped with sklstm. The estimator then
+        reads raw text itself, with the language model's tokenizer and
+        vocabulary (token ids are refused, so the two cannot disagree); words
+        of the training texts that the vocabulary lacks are added, their
+        vectors starting at the mean of the pretrained ones
+        (``vocabulary_coverage_`` says how much of the training text the
+        pretrained vocabulary covered). The network is the language model's
+        (its embedding and LSTM layers, copied; ``embedding_dim``,
+        ``hidden_size``, ``num_layers``, ``cell``, ``bidirectional`` and
+        ``proj_size`` must be left at their defaults) with a new output layer,
+        fine-tuned with lower learning rates for lower layers, gradual
+        unfreezing and a slanted triangular learning rate over
+        ``max_epochs`` (``"auto"``: 10). One network
+        (``n_members="auto"`` is 1). The language model itself is never
+        changed, and a clone starts from the same one. See
+        :ref:`pretraining`.
+
+    lm_epochs : int, default=0
+        With ``pretrained``: first fine-tune a copy of the language model
+        for this many epochs on the training texts (ULMFiT's second stage).
+
     scale_inputs : bool, default=True
         Standardise numeric input per feature (mean and standard deviation
         over all valid time steps, learned in ``fit`` and stored inside the
@@ -282,13 +306,22 @@ _fitted_attrs = """net_ : skorch.NeuralNet
         Best validation score with early stopping; None otherwise.
 
     best_loss_ : float or None
-        Lowest training loss without early stopping; None otherwise."""
+        Lowest training loss without early stopping; None otherwise.
+
+    sequencer_ : TextSequencer
+        With ``pretrained`` only: the language model's tokenizer, its
+        vocabulary extended with the training texts' words.
+
+    vocabulary_coverage_ : float
+        With ``pretrained`` only: the share of the training texts' tokens
+        that the pretrained vocabulary holds."""
 
 _input_doc = """X : array-like or list of array-like
         Token ids (2-D integer array, 0 = padding), univariate series (2-D
         float array), multivariate series (3-D float array, batch x time x
         features) or a list of sequences of different lengths. See
-        :ref:`input_conventions`."""
+        :ref:`input_conventions`. With ``pretrained``: raw texts (a list,
+        array or column of str)."""
 
 DOCS = {
     "network_params": _network_params,

@@ -1,0 +1,71 @@
+"""Turn a pre-trained language model into the file sklstm ships (``pretrained="en"``).
+
+    python benchmarks/pretrain.py wikipedia --out runs/       # hours of CPU, resumable
+    python benchmarks/ship_model.py runs/wikipedia.sklstm runs/wikipedia.json
+
+writes ``sklstm/models/lm_en.npz`` (float16 weights, vocabulary and settings;
+no pickle) and prints the SHA-256 to record in ``sklstm/_shipped.py``
+(``SHIPPED``) and the model card fields for docs/pretraining.rst. Only a
+model trained on text that may be redistributed can ship: the Wikipedia
+corpus (CC BY-SA 3.0, attributed in the card), not the IMDB or Weibo text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sklstm  # noqa: E402
+from sklstm._shipped import read_model_file, write_model_file  # noqa: E402
+
+#: corpora whose terms allow shipping what is trained on them
+SHIPPABLE = {"wikipedia"}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="the .sklstm file pretrain.py wrote")
+    parser.add_argument("record", help="the .json record pretrain.py wrote")
+    parser.add_argument("--name", default="en")
+    args = parser.parse_args(argv)
+    record = json.loads(Path(args.record).read_text())
+    if record["corpus"] not in SHIPPABLE:
+        sys.exit(f"{record['corpus']!r} may not be redistributed: nothing written")
+    lm = sklstm.load(args.model)
+    card = {
+        k: record[k]
+        for k in (
+            "command",
+            "corpus",
+            "files",
+            "training_documents",
+            "seed",
+            "tokens_seen",
+            "steps",
+            "held_out_perplexity",
+            "unigram_held_out_perplexity",
+            "hardware",
+        )
+        if k in record
+    }
+    card["license"] = (
+        "Trained on English Wikipedia text (CC BY-SA 3.0, Wikipedia "
+        "contributors); the weights are distributed under CC BY-SA 3.0."
+    )
+    out = ROOT / "sklstm" / "models" / f"lm_{args.name}.npz"
+    out.parent.mkdir(exist_ok=True)
+    sha = write_model_file(lm, out, card=card)
+    back = read_model_file(out, sha)  # the file reads back
+    assert back.sequencer_.vocabulary_ == lm.sequencer_.vocabulary_
+    print(f"{out.relative_to(ROOT)}: {out.stat().st_size / 2**20:.1f} MiB")
+    print(f'SHIPPED["{args.name}"] = ("{out.name}", "{sha}")')
+    print(json.dumps(card, indent=1))
+
+
+if __name__ == "__main__":
+    main()
