@@ -25,7 +25,9 @@ part) is carved into a stratified 80% to fit on and 20% to score, carve seed
 * ``pt_lm1``: the language model fine-tuned one epoch on the training texts;
 * ``pt_ep5`` / ``pt_ep20``: an epoch budget of 5 / 20 (default 10);
 * ``pt_nols``: no label smoothing; ``pt_ep30``: 30 epochs;
-* ``pt_bs16`` / ``pt_bs32``: batches of 16 / 32 (default 64).
+* ``pt_bs16`` / ``pt_bs32``: batches of 16 / 32 (default 64);
+* ``pt_m3``: three members, each started from the language model;
+* ``pt_do5``: dropout 0.5 before the output layer (default 0.2).
 
 Variants combine with ``+``: ``pt_flat+pt_const+pt_lr1e2``.
 
@@ -76,6 +78,8 @@ SETTINGS = {
     "pt_ep30": {"max_epochs": 30},
     "pt_bs16": {"batch_size": 16},
     "pt_bs32": {"batch_size": 32},
+    "pt_m3": {"n_members": 3},
+    "pt_do5": {"dropout": 0.5},
 }
 
 
