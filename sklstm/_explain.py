@@ -24,6 +24,7 @@ from sklstm import _explain_plot
 from sklstm._attribution import integrated_gradients
 from sklstm._base import _BaseLSTM
 from sklstm._inference import network_outputs
+from sklstm._pretrained import text_ids
 from sklstm._text import TextSequencer, _check_texts
 from sklstm._validation import check_sequences
 
@@ -120,12 +121,15 @@ def _final_estimator(model):
     return est, head, seq
 
 
-def _document_tokens(seq: TextSequencer, X) -> list:
-    """Each document's tokens as the model reads them (after truncation)."""
+def _document_tokens(seq: TextSequencer, X, *, truncated: bool = True) -> list:
+    """Each document's tokens as the model reads them (after truncation to
+    the sequencer's width, where the model reads padded ids)."""
     tokens = seq._tokenize(_check_texts(X, fitting=False))
     types = np.array(tokens.types + [""], dtype=object)
     ends = np.cumsum(tokens.lengths)
     words = np.split(types[tokens.codes], ends[:-1]) if len(ends) else []
+    if not truncated:
+        return [w.tolist() for w in words]
     keep = seq.max_len_
     if seq.truncating == "pre":
         return [w[max(0, len(w) - keep) :].tolist() for w in words]
@@ -281,7 +285,12 @@ def explain(model, X, *, target=None, n_steps=50):
     if isinstance(n_steps, bool) or not isinstance(n_steps, Integral) or n_steps < 1:
         raise ValueError(f"n_steps must be a positive int, got {n_steps!r}.")
     est, head, seq = _final_estimator(model)
-    Xt = X if head is None else head.transform(X)
+    truncated = True
+    if "sequencer_" in est.__dict__:  # started from a pretrained model: raw text
+        seq, truncated = est.sequencer_, False
+        Xt = text_ids(seq, X, type(est).__name__)
+    else:
+        Xt = X if head is None else head.transform(X)
     seqs, _, _ = check_sequences(est, Xt, reset=False, fitted=est._input_spec())
     module = est.net_.module_
     outputs = network_outputs(
@@ -301,7 +310,7 @@ def explain(model, X, *, target=None, n_steps=50):
     lengths = seqs.lengths
     if seq is not None:
         kind = "text"
-        inputs = _document_tokens(seq, X)
+        inputs = _document_tokens(seq, X, truncated=truncated)
         # an empty document is one padding step: it has no token
         entries = [
             list(zip(words, a[: len(words)].tolist()))

@@ -296,3 +296,10 @@ def test_importing_sklstm_reads_no_model_file():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "0"
+
+
+def test_explain_reads_raw_text_through_the_pretrained_tokenizer(fitted):
+    e = sklstm.explain(fitted, ["the film was great . zorblax", "the plot was bad ."])
+    tokens = [tok for tok, _ in e[0]]
+    assert tokens == ["the", "film", "was", "great", ".", "zorblax"]
+    assert len(e[1]) == 5
