@@ -18,7 +18,12 @@ from sklstm._attribution import weights as attention_weights
 from sklstm._batching import SequenceDataset, subset
 from sklstm._callbacks import history_attributes, sink, training_callbacks
 from sklstm._compat import DocLinkMixin
-from sklstm._defaults import calibration_method, epoch_budget, steps_per_epoch
+from sklstm._defaults import (
+    calibration_method,
+    epoch_budget,
+    resolve_lr,
+    steps_per_epoch,
+)
 from sklstm._early_stopping import uses_early_stopping, validation_split
 from sklstm._inference import network_outputs
 from sklstm._leakage import token_groups
@@ -102,7 +107,7 @@ class _BaseLSTM(
         scale_inputs=True,
         max_epochs="auto",
         batch_size=64,
-        lr=3e-3,
+        lr="auto",
         lr_schedule=None,
         optimizer="adam",
         optimizer_kwargs=None,
@@ -503,7 +508,9 @@ class _BaseLSTM(
             if warm:
                 net.initialize_callbacks()
                 for group in net.optimizer_.param_groups:
-                    group["lr"] = self.lr
+                    group["lr"] = resolve_lr(
+                        self.lr, pretrained=self.pretrained is not None
+                    )
             else:
                 net.initialize()
                 if plan.embeddings is not None:

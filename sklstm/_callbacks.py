@@ -5,8 +5,7 @@ epoch (Ctrl-C keeps the last one), gradient-norm clipping, the early-stopping
 callbacks (:mod:`sklstm._early_stopping`), a learning-rate schedule, a
 progress bar at ``verbose=2``, then the user's own ``callbacks``. A network
 that starts from a pretrained language model is fine-tuned the ULMFiT way:
-gradual unfreezing and a slanted triangular learning rate (the per-layer
-rates are :func:`sklstm._net.discriminative_groups`).
+gradual unfreezing and a slanted triangular learning rate.
 """
 
 from __future__ import annotations

@@ -164,7 +164,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         scale_inputs=True,
         max_epochs="auto",
         batch_size=64,
-        lr=3e-3,
+        lr="auto",
         lr_schedule=None,
         optimizer="adam",
         optimizer_kwargs=None,

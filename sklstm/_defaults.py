@@ -17,6 +17,7 @@ __all__ = [
     "resolve_hidden_size",
     "resolve_members",
     "resolve_patch",
+    "resolve_lr",
     "resolve_pooling",
     "steps_per_epoch",
 ]
@@ -105,6 +106,18 @@ def resolve_pooling(pooling: str, kind: str, patched: bool) -> str:
 def initial_max_epochs(max_epochs) -> int:
     """The epoch count a net is built with (fit sets the real budget)."""
     return AUTO_MAX_EPOCHS if max_epochs == "auto" else max_epochs
+
+
+#: lr="auto": from scratch, and for a network that starts from a pretrained
+#: language model (benchmarks/studies/pretraining_study.py)
+AUTO_LR = 3e-3
+PRETRAINED_LR = 1e-2
+
+
+def resolve_lr(lr, *, pretrained: bool) -> float:
+    if lr != "auto":
+        return lr
+    return PRETRAINED_LR if pretrained else AUTO_LR
 
 
 def steps_per_epoch(n_train: int, batch_size: int) -> int:

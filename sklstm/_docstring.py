@@ -116,9 +116,8 @@ default="auto"
         (its embedding and LSTM layers, copied; ``embedding_dim``,
         ``hidden_size``, ``num_layers``, ``cell``, ``bidirectional`` and
         ``proj_size`` must be left at their defaults) with a new output layer,
-        fine-tuned with lower learning rates for lower layers, gradual
-        unfreezing and a slanted triangular learning rate over
-        ``max_epochs`` (``"auto"``: 10). One network
+        fine-tuned with gradual unfreezing and a slanted triangular
+        learning rate over ``max_epochs`` (``"auto"``: 10). One network
         (``n_members="auto"`` is 1). The language model itself is never
         changed, and a clone starts from the same one. See
         :ref:`pretraining`.
@@ -145,8 +144,11 @@ _training_params = """max_epochs : int or "auto", default="auto"
         sequences of similar length and padded only to their own longest
         member.
 
-    lr : float, default=3e-3
-        Learning rate of the optimizer.
+    lr : float or "auto", default="auto"
+        Learning rate of the optimizer. ``"auto"``: 3e-3, and 1e-2 for a
+        network that starts from a ``pretrained`` language model (the peak
+        of its slanted triangular schedule; chosen on validation carves, see
+        :ref:`pretraining`).
 
     lr_schedule : {"plateau", "cosine"} or None, default=None
         Learning-rate schedule: ``"plateau"`` halves the learning rate when

@@ -24,6 +24,7 @@ from sklstm._defaults import (
     resolve_dropout,
     resolve_embedding_dim,
     resolve_hidden_size,
+    resolve_lr,
     resolve_patch,
     resolve_pooling,
 )
@@ -37,7 +38,6 @@ __all__ = [
     "MAX_EMBEDDING_WEIGHTS",
     "NetworkPlan",
     "build_net",
-    "discriminative_groups",
     "finish_net",
     "load_embeddings",
     "merge_members",
@@ -172,17 +172,14 @@ def net_params(est, module_kwargs: dict, *, devices, seed: int = 0) -> dict:
             if all(fused_adam_supported(torch.device(d)) for d in devices):
                 optimizer_kwargs["fused"] = True
         optimizer = OPTIMIZERS[optimizer]
-    if getattr(est, "pretrained", None) is not None:
-        optimizer_kwargs.setdefault(
-            "param_groups", discriminative_groups(module_kwargs, est.lr)
-        )
+    lr = resolve_lr(est.lr, pretrained=getattr(est, "pretrained", None) is not None)
     return dict(
         module=network_class(module_kwargs),
         criterion=est._criterion(),
         criterion__reduction="none",
         **{f"criterion__{k}": v for k, v in est._criterion_kwargs().items()},
         optimizer=optimizer,
-        lr=est.lr,
+        lr=lr,
         max_epochs=initial_max_epochs(est.max_epochs),
         batch_size=est.batch_size,
         iterator_train=BucketBatchLoader,
@@ -196,27 +193,6 @@ def net_params(est, module_kwargs: dict, *, devices, seed: int = 0) -> dict:
         **{f"module__{k}": v for k, v in module_kwargs.items()},
         **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
     )
-
-
-#: ULMFiT's discriminative fine-tuning: each layer below the output layer
-#: learns at the rate of the layer above divided by this
-LAYER_LR_FACTOR = 2.6
-
-
-def discriminative_groups(module_kwargs: dict, lr: float) -> list:
-    """skorch ``param_groups``: lower layers of a pretrained network learn slower.
-
-    The output layer (and pooling) learn at ``lr``, the top recurrent layer
-    at ``lr / 2.6``, each layer below it 2.6 times slower again, the
-    embedding slowest (Howard & Ruder 2018).
-    """
-    n = module_kwargs.get("num_layers", 1)
-    groups = [
-        (f"*forward_layers.{i}.*", {"lr": lr / LAYER_LR_FACTOR ** (n - i)})
-        for i in range(n)
-    ]
-    groups.append(("*embedding.*", {"lr": lr / LAYER_LR_FACTOR ** (n + 1)}))
-    return groups
 
 
 def build_net(est, module_kwargs: dict, *, device, seed: int = 0, precision="32"):

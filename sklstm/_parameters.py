@@ -55,7 +55,7 @@ PARAMETER_CONSTRAINTS: dict = {
         StrOptions({"auto"}),
     ],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "lr": [Interval(Real, 0, None, closed="neither")],
+    "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     "lr_schedule": [StrOptions({"plateau", "cosine"}), None],
     "optimizer": [StrOptions(set(OPTIMIZERS)), type],
     "optimizer_kwargs": [dict, None],

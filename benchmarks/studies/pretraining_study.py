@@ -15,19 +15,25 @@ part) is carved into a stratified 80% to fit on and 20% to score, carve seed
 = the estimator's ``random_state``. Variants (``--variants``):
 
 * ``scratch``: today's default pipeline, ``TextSequencer() + LSTMClassifier()``;
+* ``scratch256``: the pretrained network's sizes (256, one network) from
+  random weights, with the defaults' training;
 * ``tfidf``: TF-IDF + logistic regression (sklstm's text baseline);
 * ``pt``: ``LSTMClassifier(pretrained=lm)`` at its defaults;
 * ``pt_lr1e2`` / ``pt_lr1e3``: learning rate 1e-2 / 1e-3 (default 3e-3);
 * ``pt_flat``: no gradual unfreezing (every layer trains from the first epoch);
-* ``pt_same_lr``: no discriminative rates (every layer at ``lr``);
+* ``pt_same_lr`` (until 2026-12-07, when discriminative rates were the
+  default): every layer at ``lr``; ``pt_disc``: ULMFiT's discriminative rates
+  (each layer 2.6 times slower than the one above) at lr 1e-2;
 * ``pt_const``: a constant learning rate instead of the slanted triangle;
 * ``pt_td0`` / ``pt_td10``: word dropout 0 / 0.1 (default 0.25);
-* ``pt_lm1``: the language model fine-tuned one epoch on the training texts;
+* ``pt_lm1`` / ``pt_lm3`` / ``pt_lm5``: the language model fine-tuned 1 / 3 /
+  5 epochs on the training texts;
 * ``pt_ep5`` / ``pt_ep20``: an epoch budget of 5 / 20 (default 10);
 * ``pt_nols``: no label smoothing; ``pt_ep30``: 30 epochs;
 * ``pt_bs16`` / ``pt_bs32``: batches of 16 / 32 (default 64);
 * ``pt_m3``: three members, each started from the language model;
-* ``pt_do5``: dropout 0.5 before the output layer (default 0.2).
+* ``pt_do5``: dropout 0.5 before the output layer (default 0.2);
+* ``pt_lr3e2`` / ``pt_lr2e2``: learning rate 3e-2 / 2e-2; ``pt_freeze``: the embedding kept fixed.
 
 Variants combine with ``+``: ``pt_flat+pt_const+pt_lr1e2``.
 
@@ -71,7 +77,17 @@ SETTINGS = {
     "pt_const": {},
     "pt_td0": {"token_dropout": 0.0},
     "pt_td10": {"token_dropout": 0.1},
+    "pt_disc": {
+        "optimizer_kwargs": {
+            "param_groups": [
+                ("*forward_layers.0.*", {"lr": 1e-2 / 2.6}),
+                ("*embedding.*", {"lr": 1e-2 / 2.6**2}),
+            ]
+        }
+    },
     "pt_lm1": {"lm_epochs": 1},
+    "pt_lm3": {"lm_epochs": 3},
+    "pt_lm5": {"lm_epochs": 5},
     "pt_ep5": {"max_epochs": 5},
     "pt_ep20": {"max_epochs": 20},
     "pt_nols": {"label_smoothing": 0.0},
@@ -80,6 +96,9 @@ SETTINGS = {
     "pt_bs32": {"batch_size": 32},
     "pt_m3": {"n_members": 3},
     "pt_do5": {"dropout": 0.5},
+    "pt_lr3e2": {"lr": 3e-2},
+    "pt_lr2e2": {"lr": 2e-2},
+    "pt_freeze": {"freeze_embeddings": True},
 }
 
 
@@ -87,11 +106,9 @@ SETTINGS = {
 #: replacement)
 def _switches():
     import sklstm._callbacks as cb
-    import sklstm._net as net
 
     return {
         "pt_flat": (cb._GradualUnfreezing, "on_epoch_begin", lambda s, n, **k: None),
-        "pt_same_lr": (net, "discriminative_groups", lambda kwargs, lr: []),
         "pt_const": (cb.SlantedTriangular, "__call__", lambda self, step: 1.0),
     }
 
@@ -161,8 +178,13 @@ def run(name, variant, seed, lm):
     if variant == "tfidf":
         model = text_baseline(analyzer=analyzer).fit(X_fit, y_fit)
         extra = {}
-    elif variant == "scratch":
-        model = make_pipeline(TextSequencer(), LSTMClassifier(random_state=seed))
+    elif variant.startswith("scratch"):
+        # scratch256: the pretrained network's sizes, from random weights
+        sizes = dict(embedding_dim=256, hidden_size=256, n_members=1)
+        options = sizes if variant == "scratch256" else {}
+        model = make_pipeline(
+            TextSequencer(), LSTMClassifier(random_state=seed, **options)
+        )
         model.fit(X_fit, y_fit)
         extra = {"epochs": model[-1].n_iter_}
     else:
