@@ -40,8 +40,15 @@ __all__ = [
 _FOLDER = Path(__file__).resolve().parent / "models"
 _FORMAT = "sklstm-shipped-language-model"
 
-#: name -> (file in sklstm/models, its SHA-256)
-SHIPPED: dict = {}
+#: name -> (file in sklstm/models, its SHA-256); the model card is in
+#: docs/pretraining.rst
+SHIPPED: dict = {
+    # English Wikipedia (CC BY-SA 3.0), benchmarks/pretrain.py wikipedia
+    "en": (
+        "lm_en.npz",
+        "e17207e2ee50d5f109c4955af39ef6a9930c8c875335281e2e78842ff18611ab",
+    ),
+}
 
 
 class ShippedModelError(ValueError):

@@ -310,3 +310,13 @@ def test_explain_reads_raw_text_through_the_pretrained_tokenizer(fitted):
     tokens = [tok for tok, _ in e[0]]
     assert tokens == ["the", "film", "was", "great", ".", "zorblax"]
     assert len(e[1]) == 5
+
+
+def test_the_shipped_english_model_reads_english():
+    # the real file in sklstm/models: checksum, float16 weights, vocabulary
+    lm = sklstm.pretrained_language_model("en")
+    assert len(lm.sequencer_.vocabulary_) == 30000
+    sentence = "the film was released in 1999 and was a commercial success ."
+    shuffled = "success 1999 in a released the . was film commercial and was"
+    assert lm.perplexity([sentence]) < lm.perplexity([shuffled]) / 3
+    assert lm.card_["corpus"] == "wikipedia"
