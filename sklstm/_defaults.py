@@ -19,6 +19,7 @@ __all__ = [
     "resolve_patch",
     "resolve_lr",
     "resolve_pooling",
+    "resolve_token_dropout",
     "steps_per_epoch",
 ]
 
@@ -118,6 +119,19 @@ def resolve_lr(lr, *, pretrained: bool) -> float:
     if lr != "auto":
         return lr
     return PRETRAINED_LR if pretrained else AUTO_LR
+
+
+#: token_dropout="auto": from scratch (word dropout regularises and trains the
+#: out-of-vocabulary vector), and none for a pretrained network (measured
+#: better on the tweets' validation carves; docs/pretraining.rst)
+AUTO_TOKEN_DROPOUT = 0.25
+PRETRAINED_TOKEN_DROPOUT = 0.0
+
+
+def resolve_token_dropout(token_dropout, *, pretrained: bool) -> float:
+    if token_dropout != "auto":
+        return token_dropout
+    return PRETRAINED_TOKEN_DROPOUT if pretrained else AUTO_TOKEN_DROPOUT
 
 
 def steps_per_epoch(n_train: int, batch_size: int) -> int:

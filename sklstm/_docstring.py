@@ -85,12 +85,13 @@ default="auto"
         8; ACSF1, 1460 steps: 29), shorter ones step by step (1). Ignored
         for token ids.
 
-    token_dropout : float, default=0.25
+    token_dropout : float or "auto", default="auto"
         Word dropout for token-id input: during training each real token is
         replaced by the out-of-vocabulary id with this probability. It
         regularises the network and trains the out-of-vocabulary embedding that
-        words unseen in ``fit`` map to. Ignored for numeric input. Must be in
-        [0, 1).
+        words unseen in ``fit`` map to. ``"auto"``: 0.25, and none for a
+        network that starts from a ``pretrained`` language model. Ignored for
+        numeric input. Must be in [0, 1).
 
     embeddings : array-like of shape (n_token_ids, dim), default=None
         Pretrained word vectors: row ``i`` initialises the embedding of token
@@ -122,9 +123,10 @@ default="auto"
         changed, and a clone starts from the same one. See
         :ref:`pretraining`.
 
-    lm_epochs : int, default=0
+    lm_epochs : int, default=1
         With ``pretrained``: first fine-tune a copy of the language model
-        for this many epochs on the training texts (ULMFiT's second stage).
+        for this many epochs on the training texts (ULMFiT's second stage;
+        0 skips it). Ignored without ``pretrained``.
 
     scale_inputs : bool, default=True
         Standardise numeric input per feature (mean and standard deviation

@@ -27,6 +27,7 @@ from sklstm._defaults import (
     resolve_lr,
     resolve_patch,
     resolve_pooling,
+    resolve_token_dropout,
 )
 from sklstm._ids import PAD_ID
 from sklstm._members import network_class
@@ -291,7 +292,9 @@ def network_kwargs(
         "cell": est.cell,
         "dropout": resolve_dropout(est.dropout, seqs.kind),
         "pooling": resolve_pooling(est.pooling, seqs.kind, patched=size > 1),
-        "token_dropout": est.token_dropout,
+        "token_dropout": resolve_token_dropout(
+            est.token_dropout, pretrained=pretrained is not None
+        ),
         "n_outputs": n_outputs,
     }
     n_tokens = embeddings = None

@@ -44,7 +44,7 @@ PARAMETER_CONSTRAINTS: dict = {
         Interval(Integral, 1, None, closed="left"),
         StrOptions({"auto"}),
     ],
-    "token_dropout": [Interval(Real, 0, 1, closed="left")],
+    "token_dropout": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
     "embeddings": ["array-like", None],
     "freeze_embeddings": ["boolean"],
     "pretrained": [LSTMLanguageModel, StrOptions({"en"}), None],

@@ -75,7 +75,9 @@ def test_the_network_starts_from_the_pretrained_weights(lm, task):
     texts, y = task
     # one epoch of gradual unfreezing trains only the output layer, so the
     # embedding and the LSTM are still exactly the language model's
-    clf = LSTMClassifier(pretrained=lm, **dict(FT, max_epochs=1, early_stopping=False))
+    clf = LSTMClassifier(
+        pretrained=lm, lm_epochs=0, **dict(FT, max_epochs=1, early_stopping=False)
+    )
     clf.fit(texts, y)
     module = clf.net_.module_
     n = lm.module_.embedding.weight.shape[0]
