@@ -18,7 +18,7 @@ def _small(subset, **kwargs):
     )
 
 
-def _tiny_pipeline(random_state, verbose):
+def _tiny_pipeline(random_state, verbose, from_scratch=False):
     return make_pipeline(
         TextSequencer(),
         LSTMClassifier(
@@ -31,7 +31,7 @@ def _tiny_pipeline(random_state, verbose):
 def test_main_job_prints_the_baseline_on_the_same_split(monkeypatch, capsys):
     monkeypatch.setattr(main_job, "load_financial_tweets", _small)
     monkeypatch.setattr(main_job, "_pipeline", _tiny_pipeline)
-    acc = main_job.run_tweets(random_state=0, verbose=0)
+    acc = main_job.run_tweets(random_state=0, verbose=0, from_scratch=True)
     out = capsys.readouterr().out
     assert f"validation accuracy: {acc:.4f}" in out
     m = re.search(
@@ -54,3 +54,22 @@ def test_main_job_shows_progress_and_plain_class_names(monkeypatch, capsys):
     assert re.search(r"epoch +train_loss +valid_loss", out), out
     main_job.main(["--verbose", "0"])
     assert "train_loss" not in capsys.readouterr().out
+
+
+def test_main_job_fine_tunes_the_shipped_english_model(monkeypatch, capsys):
+    # the default model is LSTMClassifier(pretrained="en") on raw text; the
+    # pipeline from scratch is one flag away
+    assert main_job._pipeline(0, 0).pretrained == "en"
+    assert isinstance(main_job._pipeline(0, 0, from_scratch=True)[0], TextSequencer)
+    monkeypatch.setattr(main_job, "load_financial_tweets", _small)
+    original = main_job._pipeline
+
+    def short(random_state, verbose, from_scratch=False):
+        model = original(random_state, verbose, from_scratch)
+        return model.set_params(max_epochs=2, lm_epochs=0)
+
+    monkeypatch.setattr(main_job, "_pipeline", short)
+    acc = main_job.run_tweets(random_state=0, verbose=0)
+    out = capsys.readouterr().out
+    assert 'LSTMClassifier(pretrained="en")' in out
+    assert f"validation accuracy: {acc:.4f}" in out
