@@ -101,8 +101,8 @@ default="auto"
         used. Token-id input only.
 
     freeze_embeddings : bool, default=False
-        Keep the embedding weights fixed during training (useful with
-        ``embeddings`` on small data).
+        Keep the embedding weights fixed during training (with ``embeddings``
+        or ``pretrained``; useful on small data).
 
     pretrained : LSTMLanguageModel, "en" or None, default=None
         Start from a language model pre-trained on unlabelled text (ULMFiT,

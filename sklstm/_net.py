@@ -321,6 +321,8 @@ def network_kwargs(
             n_tokens = max(n_tokens, embeddings.shape[0])
             kwargs["embedding_dim"] = embeddings.shape[1]
             kwargs["freeze_embeddings"] = est.freeze_embeddings
+        if pretrained is not None:
+            kwargs["freeze_embeddings"] = est.freeze_embeddings
         kwargs["n_tokens"] = n_tokens
         dim = kwargs["embedding_dim"] * n_members
         if n_tokens * dim > MAX_EMBEDDING_WEIGHTS:

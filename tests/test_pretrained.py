@@ -322,3 +322,17 @@ def test_the_shipped_english_model_reads_english():
     shuffled = "success 1999 in a released the . was film commercial and was"
     assert lm.perplexity([sentence]) < lm.perplexity([shuffled]) / 3
     assert lm.card_["corpus"] == "wikipedia"
+
+
+def test_freeze_embeddings_keeps_the_pretrained_vectors(lm, task):
+    texts, y = task
+    clf = LSTMClassifier(pretrained=lm, lm_epochs=0, freeze_embeddings=True, **FT)
+    clf.fit(texts, y)
+    n = lm.module_.embedding.weight.shape[0]
+    module = clf.net_.module_
+    assert torch.equal(module.embedding.weight[:n], lm.module_.embedding.weight)
+    assert not module.embedding.weight.requires_grad
+    # the LSTM did train
+    assert not torch.equal(
+        module.forward_layers[0].weight_hh_l0, lm.module_.forward_layers[0].weight_hh_l0
+    )

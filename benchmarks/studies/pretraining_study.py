@@ -27,7 +27,8 @@ part) is carved into a stratified 80% to fit on and 20% to score, carve seed
 * ``pt_const``: a constant learning rate instead of the slanted triangle;
 * ``pt_td0`` / ``pt_td10``: word dropout 0 / 0.1 (default 0.25);
 * ``pt_lm1`` / ``pt_lm3`` / ``pt_lm5``: the language model fine-tuned 1 / 3 /
-  5 epochs on the training texts;
+  5 epochs on the training texts; ``pt_lm0x``: not at all (since 2026-12-07
+  ``lm_epochs=1`` is the default);
 * ``pt_ep5`` / ``pt_ep20``: an epoch budget of 5 / 20 (default 10);
 * ``pt_nols``: no label smoothing; ``pt_ep30``: 30 epochs;
 * ``pt_bs16`` / ``pt_bs32``: batches of 16 / 32 (default 64);
@@ -86,6 +87,7 @@ SETTINGS = {
         }
     },
     "pt_lm1": {"lm_epochs": 1},
+    "pt_lm0x": {"lm_epochs": 0},
     "pt_lm3": {"lm_epochs": 3},
     "pt_lm5": {"lm_epochs": 5},
     "pt_ep5": {"max_epochs": 5},
