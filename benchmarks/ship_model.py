@@ -19,9 +19,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from pretrain import CORPORA, Corpus, count_docs, unigram_perplexity  # noqa: E402
 
 import sklstm  # noqa: E402
 from sklstm._shipped import read_model_file, write_model_file  # noqa: E402
+from sklstm.datasets import shared_datasets_dir  # noqa: E402
 
 #: corpora whose terms allow shipping what is trained on them
 SHIPPABLE = {"wikipedia"}
@@ -56,6 +60,18 @@ def main(argv=None):
     card["license"] = (
         "Trained on English Wikipedia text (CC BY-SA 3.0, Wikipedia "
         "contributors); the weights are distributed under CC BY-SA 3.0."
+    )
+    # out of domain: the last 1,000 IMDB reviews (never trained on here),
+    # beside a unigram model of the training corpus on the same text
+    paths = [shared_datasets_dir() / "unlabelled" / p for p in CORPORA["imdb"]]
+    n_imdb = count_docs(paths)
+    imdb = Corpus(paths, n_imdb - 1000, None)
+    train = [
+        shared_datasets_dir() / "unlabelled" / p for p in CORPORA[record["corpus"]]
+    ]
+    card["imdb_perplexity"] = lm.perplexity(imdb)
+    card["imdb_unigram_perplexity"] = unigram_perplexity(
+        lm, Corpus(train, 0, 20000), imdb
     )
     out = ROOT / "sklstm" / "models" / f"lm_{args.name}.npz"
     out.parent.mkdir(exist_ok=True)
