@@ -32,7 +32,9 @@ Sections:
    with attention pooling) agrees with the CPU's attributions (relative
    ``EXPLAIN_TOL`` of the largest one), adds up (completeness within 1e-2),
    and ``attention_weights`` agree; the time to explain 1,000 documents
-   against predicting them on the GPU is reported (issue 14).
+   against predicting them on the GPU is reported (issue 14);
+8. pretraining: tokens/s of ``LSTMLanguageModel.fit`` (the default network and
+   hidden 512) in float32 and bfloat16 (issue 33).
 
 On the lent GPU machine (no network, no skorch), from the repository root,
 with the skorch wheel in ``.whl/`` (``pip download --no-deps -d .whl
@@ -476,6 +478,60 @@ def explain_check(device, quick):
 
 
 # --------------------------------------------------------------------------
+def pretraining(device, quick):
+    """Tokens/s of ``LSTMLanguageModel.fit`` on the device, float32 and bf16.
+
+    The default network (embedding 256, LSTM 256, adaptive softmax over the
+    vocabulary of a generated corpus of 20,000 distinct words; hidden 512 too)
+    on a corpus of generated documents; bf16 runs the same fit inside
+    ``torch.autocast(dtype=torch.bfloat16)`` (the library has no precision
+    setting for language models yet).
+    """
+    from sklstm import LSTMLanguageModel
+
+    rng = np.random.default_rng(0)
+    n_words = 200 if quick else 20000
+    words = np.array([f"w{i}" for i in range(n_words)])
+    # Zipf-like word frequencies, documents of 20-200 words
+    p = 1 / np.arange(1, n_words + 1)
+    p /= p.sum()
+    n_docs = 100 if quick else 20000
+    docs = [
+        " ".join(words[rng.choice(n_words, size=rng.integers(20, 200), p=p)])
+        for _ in range(n_docs)
+    ]
+    rows = []
+    sizes = [16] if quick else [256, 512]
+    precisions = ["32"] if device.type == "cpu" else ["32", "bf16"]
+    for hidden in sizes:
+        for precision in precisions:
+            lm = LSTMLanguageModel(
+                embedding_dim=hidden // 2 if quick else 256,
+                hidden_size=hidden,
+                device=str(device),
+                random_state=0,
+            )
+            start = time.perf_counter()
+            if precision == "bf16":
+                with torch.autocast(device.type, dtype=torch.bfloat16):
+                    lm.fit(docs)
+            else:
+                lm.fit(docs)
+            _sync(device)
+            seconds = time.perf_counter() - start
+            rows.append(
+                {
+                    "hidden": hidden,
+                    "precision": precision,
+                    "tokens": lm.n_tokens_seen_,
+                    "seconds": seconds,
+                    "tokens_per_s": lm.n_tokens_seen_ / seconds,
+                    "loss": lm.loss_curve_[-1],
+                }
+            )
+    return rows
+
+
 def environment(device):
     import sklearn
     import skorch
@@ -542,6 +598,7 @@ def _run(args, device):
         "predict_memory": lambda: predict_memory(device, args.quick),
         "cells": lambda: cells(device, args.quick),
         "explain": lambda: explain_check(device, args.quick),
+        "pretraining": lambda: pretraining(device, args.quick),
     }
     for name, run in sections.items():
         if args.only and name not in args.only:

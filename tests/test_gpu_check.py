@@ -24,6 +24,7 @@ def test_gpu_check_dry_run_reports_every_section():
         "predict_memory",
         "cells",
         "explain",
+        "pretraining",
     ]
     results = gpu_check.main(["--quick", "--device", "cpu", "--only", *sections])
     for name in sections:
@@ -34,6 +35,7 @@ def test_gpu_check_dry_run_reports_every_section():
     assert results["determinism"]["deterministic=True"]["identical"]
     assert results["predict_memory"]["growth"] == 1.0  # no GPU memory on a CPU
     assert {r["hidden"] for r in results["epochs"]} == {8, 16}
+    assert results["pretraining"][0]["tokens_per_s"] > 0
     targets = "\n".join(results["targets"])
     for key in ("epoch_vs_reference", "predict_memory_growth", "custom_cell_vs_lstm"):
         assert key in targets
