@@ -41,6 +41,8 @@ CORPORA = {
     "wikipedia": ["wikipedia_en/enwiki_2015_first10604.txt.xz"],
     "weibo": ["weibo_ced/weibo_ced.txt.xz", "weibo_covid19/weibo_covid19.txt.xz"],
 }
+#: word vectors that may start the embedding (PDDL: may ship)
+GLOVE = "unlabelled/glove_6B_50d/glove.6B.50d.top100k.txt.xz"
 #: documents held out at the end of each corpus
 HELD_OUT = {"imdb": 1000, "wikipedia": 100, "weibo": 5000}
 
@@ -120,6 +122,11 @@ def main(argv=None):
     parser.add_argument("--words", type=int, default=None, help="first N words only")
     parser.add_argument("--held-out", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument(
+        "--glove",
+        action="store_true",
+        help="start the embedding from the GloVe 6B 50d vectors (embedding 50)",
+    )
     parser.add_argument("--embedding-dim", type=int, default=256)
     parser.add_argument("--hidden-size", type=int, default=256)
     parser.add_argument("--num-layers", type=int, default=1)
@@ -142,12 +149,16 @@ def main(argv=None):
         train = Corpus(paths, 0, min(stop, first_docs_for_words(train, args.words)))
     held = Corpus(paths, stop, None)
     name = args.name or (
-        f"{args.corpus}" + (f"_{args.words // 1000000}M" if args.words else "")
+        f"{args.corpus}"
+        + (f"_{args.words // 1000000}M" if args.words else "")
+        + ("_glove" if args.glove else "")
     )
+    vectors = home / GLOVE if args.glove else None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     lm = LSTMLanguageModel(
-        embedding_dim=args.embedding_dim,
+        embedding_dim=50 if args.glove else args.embedding_dim,
+        word_vectors=vectors,
         hidden_size=args.hidden_size,
         num_layers=args.num_layers,
         lr=args.lr,
@@ -164,14 +175,18 @@ def main(argv=None):
     record = {
         "command": "python benchmarks/pretrain.py " + " ".join(argv or sys.argv[1:]),
         "corpus": args.corpus,
-        "files": {str(p.relative_to(home)): sha256(p) for p in paths},
+        "files": {
+            str(p.relative_to(home)): sha256(p)
+            for p in paths + ([vectors] if vectors else [])
+        },
         "training_documents": train.stop,
         "held_out_documents": held_n,
         "seed": args.seed,
         "params": {
             k: v
             for k, v in lm.get_params().items()
-            if isinstance(v, int | float | str) and k != "checkpoint"
+            if isinstance(v, int | float | str | os.PathLike)
+            and k not in ("checkpoint", "word_vectors")
         },
         "vocabulary_ids": max(lm.sequencer_.vocabulary_.values()) + 1,
         "vocabulary_coverage": lm.vocabulary_coverage_,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import lzma
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,9 @@ __all__ = ["load_word_vectors"]
 
 def _open_text(path):
     path = Path(path)
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(
-            gzip.open(path, "rb"), encoding="utf-8", errors="replace"
-        )
+    if path.suffix in (".gz", ".xz"):
+        opener = gzip.open if path.suffix == ".gz" else lzma.open
+        return io.TextIOWrapper(opener(path, "rb"), encoding="utf-8", errors="replace")
     return open(path, encoding="utf-8", errors="replace")
 
 
@@ -27,7 +27,8 @@ def load_word_vectors(path, sequencer, *, lowercase=None, random_state=None):
 
     Reads word vectors in the text format of word2vec and GloVe (one word per
     line followed by its numbers, separated by spaces; an optional first line
-    ``"<n_words> <dim>"`` as word2vec writes it; ``.gz`` files are read too)
+    ``"<n_words> <dim>"`` as word2vec writes it; ``.gz`` and ``.xz`` files are
+    read too)
     and returns the matrix to pass as ``embeddings=`` to
     :class:`~sklstm.LSTMClassifier` or :class:`~sklstm.LSTMRegressor`. Only
     the words of the sequencer's vocabulary are kept in memory.

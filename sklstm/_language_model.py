@@ -1,11 +1,8 @@
 """LSTMLanguageModel: an LSTM trained on unlabelled text to predict the next token.
 
-The first stage of ULMFiT (Howard & Ruder 2018): learn a tokenization, a
-vocabulary, word vectors and an LSTM from raw text alone. A fitted model is
-then the starting point of a classifier or regressor
-(``LSTMClassifier(pretrained=lm)``, :mod:`sklstm._pretrained`). The loop,
-its schedule and checkpoints are :mod:`sklstm._lm_training`'s; the network
-is :class:`sklstm._lm_module.LanguageNet`.
+ULMFiT's first stage; the start of ``LSTMClassifier(pretrained=lm)``. The loop
+is :mod:`sklstm._lm_training`'s, checkpoints :mod:`sklstm._lm_checkpoint`'s,
+the network :class:`sklstm._lm_module.LanguageNet`.
 """
 
 from __future__ import annotations
@@ -19,10 +16,12 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from sklstm._compat import DocLinkMixin, Interval, StrOptions, _fit_context
+from sklstm._embeddings import load_word_vectors
 from sklstm._lm_checkpoint import (
     check_resumable,
     corpus_fingerprint,
     read_checkpoint,
+    restore,
     write_checkpoint,
 )
 from sklstm._lm_data import check_corpus, text_chunks
@@ -83,6 +82,13 @@ class LSTMLanguageModel(
     embedding_dim : int, default=256
         Size of the word vectors.
 
+    word_vectors : str, path-like or None, default=None
+        A file of pretrained word vectors (word2vec / GloVe text format,
+        ``.gz`` / ``.xz`` read too) that starts the embedding of the
+        vocabulary's words (the others start at random, at the same scale;
+        :func:`~sklstm.load_word_vectors`); ``embedding_dim`` must be the
+        vectors' size.
+
     hidden_size : int, default=256
         Size of each LSTM layer's state.
 
@@ -120,13 +126,11 @@ class LSTMLanguageModel(
         the model holds one chunk's token ids, whatever the corpus size.
 
     checkpoint : str, path-like or None, default=None
-        A file where ``fit`` saves where it stands, ``checkpoint_every``
-        seconds apart, after each epoch and when interrupted (Ctrl-C). If the
-        file exists when ``fit`` starts and was written by a fit with the
-        same settings on the same corpus, ``fit`` resumes from it and ends
-        with the model an uninterrupted fit would have given. The file is
-        read with ``torch.load(weights_only=True)`` (tensors and plain values
-        only). ``sklstm.save`` stores the finished model.
+        A file where ``fit`` saves where it stands (every
+        ``checkpoint_every`` seconds, after each epoch, on Ctrl-C). If it
+        exists when ``fit`` starts, from a fit of the same settings on the
+        same corpus, ``fit`` resumes from it and ends with the model an
+        uninterrupted fit gives. Read with ``torch.load(weights_only=True)``.
 
     checkpoint_every : float, default=600
         Seconds between checkpoints.
@@ -192,6 +196,7 @@ class LSTMLanguageModel(
     _parameter_constraints: dict = {
         "sequencer": [TextSequencer, None],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "word_vectors": [str, os.PathLike, None],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -215,6 +220,7 @@ class LSTMLanguageModel(
         *,
         sequencer=None,
         embedding_dim=256,
+        word_vectors=None,
         hidden_size=256,
         num_layers=1,
         dropout=0.1,
@@ -234,6 +240,7 @@ class LSTMLanguageModel(
     ):
         self.sequencer = sequencer
         self.embedding_dim = embedding_dim
+        self.word_vectors = word_vectors
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.dropout = dropout
@@ -457,6 +464,8 @@ class LSTMLanguageModel(
         self.sequencer_ = sequencer
         self.vocabulary_coverage_ = known / n_tokens if n_tokens else 0.0
         self._build(seed, device)
+        if self.word_vectors is not None:
+            self._start_from_vectors(seed)
         per_epoch = n_tokens + n_docs
         processes = 1 if self.accelerator is None else self.accelerator.num_processes
         chunks = max(1, math.ceil(n_chars / self.chunk_size))
@@ -496,6 +505,21 @@ class LSTMLanguageModel(
         self.module_ = module.to(device)
         self.optimizer_ = self._optimizer(self.module_, device)
 
+    def _start_from_vectors(self, seed: int) -> None:
+        vectors = load_word_vectors(
+            self.word_vectors, self.sequencer_, random_state=seed
+        )
+        if vectors.shape[1] != self.embedding_dim:
+            raise ValueError(
+                f"The word vectors in {os.fspath(self.word_vectors)} have "
+                f"{vectors.shape[1]} dimensions, but embedding_dim="
+                f"{self.embedding_dim}. Set embedding_dim={vectors.shape[1]}."
+            )
+        with torch.no_grad():
+            weight = self.module_.embedding.weight
+            weight.copy_(torch.as_tensor(vectors, dtype=weight.dtype))
+            weight[0].zero_()  # the end of a document reads as zeros
+
     def _optimizer(self, module, device):
         fused = fused_adam_supported(torch.device(device))
         if self.accelerator is not None:
@@ -503,8 +527,7 @@ class LSTMLanguageModel(
         return Adam(module.parameters(), lr=self.lr, fused=fused or None)
 
     def _record_epoch(self, trainer: Trainer) -> None:
-        if trainer.epoch_loss is not None:
-            self.loss_curve_.append(trainer.epoch_loss)
+        self.loss_curve_ += [] if trainer.epoch_loss is None else [trainer.epoch_loss]
 
     def _finish(self, trainer: Trainer) -> None:
         """The fitted attributes after training (finished or interrupted)."""
@@ -531,25 +554,7 @@ class LSTMLanguageModel(
 
     def _restore(self, payload: dict, device):
         """Set the state a checkpoint holds; return ``(progress, seed)``."""
-        sequencer = self._sequencer_template()
-        sequencer.vocabulary_ = dict(payload["vocabulary"])
-        sequencer.max_len_ = int(sequencer.max_len or 1)
-        self.sequencer_ = sequencer
-        self.vocabulary_coverage_ = float(payload["vocabulary_coverage"])
-        seed = int(payload["seed"])
-        self._build(seed, device)
-        self.module_.load_state_dict(payload["state_dict"])
-        self.optimizer_.load_state_dict(payload["optimizer"])
-        self.history_ = list(payload["history"])
-        self.loss_curve_ = list(payload["loss_curve"])
-        self._torch_rng = payload["torch_rng"]
-        if self.verbose:
-            p = payload["progress"]
-            print(
-                f"[{type(self).__name__}] resuming from {os.fspath(self.checkpoint)}: "
-                f"epoch {p['epoch'] + 1}, step {p['step']:,}"
-            )
-        return Progress(**payload["progress"]), seed
+        return restore(self, payload, device)
 
     # --- evaluation -------------------------------------------------------------
     def score(self, X, y=None):

@@ -18,11 +18,13 @@ from dataclasses import asdict
 
 import torch
 
+from sklstm._lm_training import Progress
 from sklstm._runtime import seed_from
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "check_resumable",
+    "restore",
     "corpus_fingerprint",
     "read_checkpoint",
     "write_checkpoint",
@@ -34,6 +36,7 @@ FINGERPRINT_DOCS = 1000
 #: the settings a checkpoint must share with the fit that resumes it
 RESUME_SETTINGS = (
     "embedding_dim",
+    "word_vectors",
     "hidden_size",
     "num_layers",
     "dropout",
@@ -62,6 +65,8 @@ def settings_of(lm, sequencer) -> dict:
     """The settings of ``lm`` that a resumed fit must share (``sequencer``:
     its tokenizer template)."""
     settings = {k: getattr(lm, k) for k in RESUME_SETTINGS}
+    if settings["word_vectors"] is not None:
+        settings["word_vectors"] = os.fspath(settings["word_vectors"])
     settings["sequencer"] = {
         k: (v if v is None or isinstance(v, str | int | float | bool) else repr(v))
         for k, v in sequencer.get_params().items()
@@ -158,3 +163,26 @@ def check_resumable(lm, payload: dict, X) -> None:
             "first documents differ). Pass the same corpus to resume it, or another "
             "checkpoint path to start afresh."
         )
+
+
+def restore(lm, payload: dict, device):
+    """Give ``lm`` the state a checkpoint holds; return ``(progress, seed)``."""
+    sequencer = lm._sequencer_template()
+    sequencer.vocabulary_ = dict(payload["vocabulary"])
+    sequencer.max_len_ = int(sequencer.max_len or 1)
+    lm.sequencer_ = sequencer
+    lm.vocabulary_coverage_ = float(payload["vocabulary_coverage"])
+    seed = int(payload["seed"])
+    lm._build(seed, device)
+    lm.module_.load_state_dict(payload["state_dict"])
+    lm.optimizer_.load_state_dict(payload["optimizer"])
+    lm.history_ = list(payload["history"])
+    lm.loss_curve_ = list(payload["loss_curve"])
+    lm._torch_rng = payload["torch_rng"]
+    if lm.verbose:
+        p = payload["progress"]
+        print(
+            f"[{type(lm).__name__}] resuming from {os.fspath(lm.checkpoint)}: "
+            f"epoch {p['epoch'] + 1}, step {p['step']:,}"
+        )
+    return Progress(**payload["progress"]), seed

@@ -76,7 +76,7 @@ LAYERS = {
     "sklstm._plotting": 5,
     "sklstm._explain": 5,
     "sklstm._explain_plot": 5,
-    "sklstm._embeddings": 5,
+    "sklstm._embeddings": 2,
     "sklstm._baselines": 5,
     "sklstm.datasets": 5,
     "sklstm.datasets._loaders": 5,
@@ -108,6 +108,7 @@ SAME_LAYER = {
     ("sklstm._attribution", "sklstm._batching"),
     ("sklstm._attribution", "sklstm._inference"),
     ("sklstm._lm_module", "sklstm._module"),
+    ("sklstm._lm_checkpoint", "sklstm._lm_training"),
     ("sklstm._classifier", "sklstm._base"),
     ("sklstm._base", "sklstm._language_model"),
     ("sklstm._base", "sklstm._pretrained"),
@@ -131,6 +132,7 @@ SAME_LAYER = {
 FORBIDDEN = {
     # text and validation are numpy and scikit-learn only
     "sklstm._text": {"torch", "skorch"},
+    "sklstm._embeddings": {"torch", "skorch"},
     "sklstm._validation": {"torch", "skorch"},
     "sklstm._dataframes": {"torch", "skorch", "pandas", "polars"},
     "sklstm._long_format": {"torch", "skorch", "pandas", "polars"},

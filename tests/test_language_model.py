@@ -306,3 +306,21 @@ def test_a_damaged_language_model_file_is_refused(fitted, tmp_path):
             zf.writestr(n, data)
     with pytest.raises(sklstm.ModelFileError, match="shape"):
         sklstm.load(bad)
+
+
+def test_word_vectors_start_the_embedding(corpus, tmp_path):
+    path = tmp_path / "vectors.txt"
+    rng = np.random.default_rng(0)
+    vectors = {w: rng.normal(size=16) for w in ["film", "plot", "good", "bad"]}
+    path.write_text(
+        "".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items())
+    )
+    # a learning rate so small that the weights stay where they started
+    lm = LSTMLanguageModel(**dict(TINY_LM, lr=1e-12), word_vectors=path).fit(corpus)
+    emb = lm.module_.embedding.weight.detach().numpy()
+    for w, v in vectors.items():
+        np.testing.assert_allclose(emb[lm.sequencer_.vocabulary_[w]], v, atol=1e-5)
+    with pytest.raises(ValueError, match="Set embedding_dim=16"):
+        LSTMLanguageModel(**dict(TINY_LM, embedding_dim=8), word_vectors=path).fit(
+            corpus
+        )
