@@ -15,6 +15,10 @@ defaults with five members instead of three (``n_members=5``, over the same
 seeds as the defaults; until 2026-12-06, when ``pooling="concat"`` became the
 default for text, the recipe was that pooling); for series, one ensemble of
 three default networks (seeds 0, 1, 2).
+``--contenders en`` (not run by default; English text sets only):
+``LSTMClassifier(pretrained="en")``, fine-tuned from the English language
+model shipped with sklstm, raw text in (docs/pretraining.rst has the
+pre-training contenders: ``bench_pretraining.py``).
 ``--contenders single`` (not run by default): one network of the former
 default size (``n_members=1``), what the members add. ``--contenders
 members`` (series only, not run by default): ``n_members=3`` inside one
@@ -133,6 +137,8 @@ def sklstm_model(kind: str, contender: str, seed: int):
     """A fresh model of ``contender`` for ``kind`` ("text", "series", "regression")."""
     if contender == "ablation":
         return PatchesWithoutLSTM(seed)
+    if contender == "en":  # the English model shipped with sklstm; raw text in
+        return LSTMClassifier(pretrained="en", random_state=seed)
     if contender == "recipe" and kind == "text":
         return make_pipeline(
             TextSequencer(), LSTMClassifier(random_state=seed, **TEXT_RECIPE)
@@ -279,6 +285,8 @@ SETS = {
     "spectra": ("regression", _spectra, (0, 1, 2), None),
 }
 QUICK = ["tweets", "GunPoint", "OSULeaf", "Covid3Month"]
+#: the English text sets (``--contenders en`` runs on these only)
+ENGLISH = ["tweets", "sentences", "sms_spam", "sst2", "sst2_test"]
 #: the long series, read in patches by default (the ablation runs on these)
 LONG = ["OSULeaf", "ACSF1"]
 
@@ -328,6 +336,7 @@ def run_set(name, data, contenders, *, quick=False, log=print):
             (contender == "ablation" and not (kind == "series" and name in LONG))
             or (contender == "single" and kind != "text")
             or (contender == "members" and kind == "text")
+            or (contender == "en" and name not in ENGLISH)
         )
         if skip:
             row[contender], row[f"{contender}_spread"] = float("nan"), 0.0
@@ -397,7 +406,7 @@ def main(argv=None) -> None:
         "--contenders",
         nargs="+",
         default=["default", "recipe", "ablation"],
-        choices=["default", "refit", "recipe", "single", "members", "ablation"],
+        choices=["default", "refit", "recipe", "single", "members", "ablation", "en"],
     )
     parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args(argv)

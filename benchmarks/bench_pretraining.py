@@ -60,7 +60,6 @@ from sklstm import LSTMClassifier, TextSequencer, load_word_vectors  # noqa: E40
 #: the pretrained network's sizes (benchmarks/pretrain.py's defaults)
 SIZES = dict(embedding_dim=256, hidden_size=256, n_members=1)
 GLOVE = "unlabelled/glove_6B_50d/glove.6B.50d.top100k.txt.xz"
-ENGLISH = {"tweets", "sentences", "sms_spam", "sst2", "sst2_test"}
 
 
 class GloveStart:
@@ -102,7 +101,7 @@ def model(contender: str, seed: int, lm):
     if contender == "glove":
         return GloveStart(seed)
     if contender == "en":
-        return LSTMClassifier(pretrained="en", random_state=seed)
+        return ba.sklstm_model("text", "en", seed)
     if contender.startswith("pretrained"):
         lm_epochs = 0 if contender.startswith("pretrained_nolm") else 1
         return LSTMClassifier(pretrained=lm, lm_epochs=lm_epochs, random_state=seed)
@@ -144,7 +143,7 @@ def run_set(name, contenders, seeds, lms, log=print):
     for c in contenders:
         if c == "baseline":
             continue
-        if c == "glove" and name not in ENGLISH:
+        if c == "glove" and name not in ba.ENGLISH:
             continue
         if c.startswith("pretrained"):
             for path in lms.get(name, []):

@@ -14,9 +14,8 @@ What the estimators need from a fitted :class:`~sklstm.LSTMLanguageModel`:
   of the embedding for the added words start at the mean of the pretrained
   vectors, as fastai starts them.
 
-How the copied network is fine-tuned (discriminative learning rates, gradual
-unfreezing, a slanted triangular schedule) is :mod:`sklstm._net`'s and
-:mod:`sklstm._callbacks`'s part.
+How the copied network is fine-tuned (gradual unfreezing, a slanted
+triangular schedule) is :mod:`sklstm._callbacks`'s part.
 """
 
 from __future__ import annotations
