@@ -1,7 +1,7 @@
 """Turn a pre-trained language model into the file sklstm ships (``pretrained="en"``).
 
-    python benchmarks/pretrain.py wikipedia --out runs/       # hours of CPU, resumable
-    python benchmarks/ship_model.py runs/wikipedia.sklstm runs/wikipedia.json
+    python benchmarks/pretrain.py wikipedia --glove --out runs/   # ~1.5 h of CPU, resumable
+    python benchmarks/ship_model.py runs/wikipedia_glove.sklstm runs/wikipedia_glove.json
 
 writes ``sklstm/models/lm_en.npz`` (float16 weights, vocabulary and settings;
 no pickle) and prints the SHA-256 to record in ``sklstm/_shipped.py``
@@ -61,6 +61,11 @@ def main(argv=None):
         "Trained on English Wikipedia text (CC BY-SA 3.0, Wikipedia "
         "contributors); the weights are distributed under CC BY-SA 3.0."
     )
+    if any("glove" in f for f in record.get("files", {})):
+        card["license"] += (
+            " The embedding started from the GloVe 6B vectors (Pennington, "
+            "Socher and Manning 2014; Public Domain Dedication and License)."
+        )
     # out of domain: the last 1,000 IMDB reviews (never trained on here),
     # beside a unigram model of the training corpus on the same text
     paths = [shared_datasets_dir() / "unlabelled" / p for p in CORPORA["imdb"]]
