@@ -12,6 +12,7 @@ hardware, perplexity on held-out documents and of a unigram baseline).
     python benchmarks/pretrain.py wikipedia --out runs/      # 29.5M words
     python benchmarks/pretrain.py weibo --out runs/          # 29.5M characters
     python benchmarks/pretrain.py imdb --words 1000000 --out runs/   # the first 1M words
+    python benchmarks/pretrain.py wikipedia --glove --out runs/  # embedding from GloVe (shipped)
 
 The last ``--held-out`` documents of each corpus are never trained on: they
 give the held-out perplexity.
