@@ -311,16 +311,24 @@ def _baseline(kind, analyzer, X_tr, y_tr, X_te):
 _FITTED: dict = {}
 
 
-def _fitted(kind, contender, seed, X_tr, y_tr):
-    """A model fitted on ``X_tr, y_tr``, and the seconds its fit took."""
+def fitted(key, make, X_tr, y_tr):
+    """``make()`` fitted on ``X_tr, y_tr``, and the seconds its fit took;
+    fitted once per ``key`` and training data (also bench_pretraining.py's)."""
     digest = hashlib.sha256(pickle.dumps((X_tr, y_tr), protocol=5)).hexdigest()
-    key = (kind, contender, seed, digest)
+    key = (*key, digest)
     if key not in _FITTED:
-        model = sklstm_model(kind, contender, seed)
+        model = make()
         start = time.perf_counter()
         model.fit(X_tr, y_tr)
         _FITTED[key] = (model, time.perf_counter() - start)
     return _FITTED[key]
+
+
+def _fitted(kind, contender, seed, X_tr, y_tr):
+    """A model of ``contender`` fitted on ``X_tr, y_tr``, and its fit seconds."""
+    return fitted(
+        (kind, contender, seed), lambda: sklstm_model(kind, contender, seed), X_tr, y_tr
+    )
 
 
 def run_set(name, data, contenders, *, quick=False, log=print):

@@ -36,10 +36,8 @@ Nothing here chooses settings: the recipe was chosen on validation carves
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import lzma
-import pickle
 import shutil
 import sys
 import tempfile
@@ -108,22 +106,6 @@ def model(contender: str, seed: int, lm):
     raise ValueError(contender)
 
 
-#: (label, seed, training data digest) -> (fitted model, fit seconds): sets
-#: that share their training data (SST-2's dev and test rows) fit once
-_FITTED: dict = {}
-
-
-def _fitted(label, contender, seed, lm, X_tr, y_tr):
-    digest = hashlib.sha256(pickle.dumps((X_tr, y_tr), protocol=5)).hexdigest()
-    key = (label, seed, digest)
-    if key not in _FITTED:
-        m = model(contender, seed, lm)
-        start = time.perf_counter()
-        m.fit(X_tr, y_tr)
-        _FITTED[key] = (m, time.perf_counter() - start)
-    return _FITTED[key]
-
-
 def run_set(name, contenders, seeds, lms, log=print):
     kind, loader, _, analyzer = ba.SETS[name]
     splits = loader(ba.shared_datasets_dir())
@@ -157,7 +139,12 @@ def run_set(name, contenders, seeds, lms, log=print):
         for seed in seeds:
             per_split = []
             for _split, X_tr, y_tr, X_te, y_te in splits:
-                m, fit_s = _fitted(label, c, seed, lm, X_tr, y_tr)
+                m, fit_s = ba.fitted(
+                    ("pretraining", label, seed),
+                    lambda c=c, seed=seed, lm=lm: model(c, seed, lm),
+                    X_tr,
+                    y_tr,
+                )
                 seconds.append(fit_s)
                 per_split.append(ba._score(kind, y_te, m.predict(X_te)))
                 if hasattr(m, "vocabulary_coverage_"):
